@@ -1,0 +1,56 @@
+import {
+  CloudEventEnvelope,
+  eventDataSchemas,
+  isEventType,
+  MAX_EVENT_BYTES,
+  type BridgeEvent,
+  type RejectionReason,
+} from '../contracts/index.js';
+import type { z } from 'zod';
+
+export type Decoded =
+  | { ok: true; event: BridgeEvent }
+  | { ok: false; reason: Exclude<RejectionReason, 'handler_failed'>; detail: string };
+
+const reject = (reason: Exclude<RejectionReason, 'handler_failed'>, detail: string): Decoded => ({
+  ok: false,
+  reason,
+  detail: detail.slice(0, 200),
+});
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  return issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
+}
+
+/**
+ * Turns a queue message body into a validated event, or says why it is rejected. The body is bytes,
+ * a string, or a value the AMQP client already parsed from `application/json` (its size is then
+ * measured on its re-serialization).
+ */
+export function decodeEvent(body: unknown): Decoded {
+  let value: unknown;
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body);
+    if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
+    try {
+      value = JSON.parse(body.toString());
+    } catch (err) {
+      return reject('invalid_json', (err as Error).message);
+    }
+  } else {
+    const size = Buffer.byteLength(JSON.stringify(body) ?? '');
+    if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
+    value = body;
+  }
+
+  const envelope = CloudEventEnvelope.safeParse(value);
+  if (!envelope.success) return reject('invalid_envelope', describe(envelope.error));
+  const { type } = envelope.data;
+  if (!isEventType(type)) return reject('unknown_type', `type ${type} is not consumed by the bridge`);
+
+  const data = eventDataSchemas[type].safeParse(envelope.data.data);
+  if (!data.success) return reject('invalid_data', `data.${describe(data.error)}`);
+  return { ok: true, event: { ...envelope.data, type, data: data.data } as BridgeEvent };
+}

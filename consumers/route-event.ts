@@ -1,0 +1,62 @@
+import type { BridgeEvent, NotificationEvent, TripEvent, TripUpdatedMessage } from '../contracts/index.js';
+import type { StreamStore } from '../src/state/stores.js';
+import { rooms, type FanoutPort } from './ports.js';
+
+export interface RouteDeps {
+  fanout: FanoutPort;
+  streams: StreamStore;
+}
+
+/** Delivers one validated event to the rooms the contract names for its type. */
+export async function routeEvent(event: BridgeEvent, deps: RouteDeps): Promise<void> {
+  // Events without `time` are stamped when the bridge handles them.
+  const time = event.time ?? new Date().toISOString();
+  switch (event.type) {
+    case 'notification.created':
+      return deliverNotification(event, time, deps);
+    case 'notification.broadcast':
+      deps.fanout.toAll({ event: 'notification', payload: { ...event.data.notification, eventId: event.id, time } });
+      return;
+    default:
+      return deliverTripEvent(event, time, deps);
+  }
+}
+
+async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps): Promise<void> {
+  const { tripId } = event.data;
+  const room = rooms.trip(tripId);
+  const { seq, epoch } = await deps.streams.next(room);
+  const message = {
+    eventId: event.id,
+    type: event.type,
+    tripId,
+    seq,
+    epoch,
+    time,
+    source: event.source,
+    data: event.data,
+  } as TripUpdatedMessage;
+  deps.fanout.toRoom(room, { event: 'trip:updated', payload: message });
+
+  // The event itself goes out first, so that the people leaving see why.
+  if (event.type === 'trip.deleted') await deps.fanout.leaveTrip(tripId, 'deleted');
+  if (event.type === 'trip.member.removed') await deps.fanout.leaveTrip(tripId, 'removed', event.data.userId);
+}
+
+async function deliverNotification(
+  event: Extract<NotificationEvent, { type: 'notification.created' }>,
+  time: string,
+  deps: RouteDeps,
+): Promise<void> {
+  const { userId, userIds = [], notification } = event.data;
+  const recipients = new Set(userId === undefined ? userIds : [userId, ...userIds]);
+  for (const recipient of recipients) {
+    const room = rooms.user(recipient);
+    // Each user has a stream of their own, so each copy carries that user's seq.
+    const { seq, epoch } = await deps.streams.next(room);
+    deps.fanout.toRoom(room, {
+      event: 'notification',
+      payload: { ...notification, eventId: event.id, seq, epoch, time },
+    });
+  }
+}

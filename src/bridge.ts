@@ -1,0 +1,147 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { createDispatcher } from '../consumers/dispatcher.js';
+import { routeEvent } from '../consumers/route-event.js';
+import { createTokenVerifier } from './auth/verify-token.js';
+import { Broker } from './broker/broker.js';
+import { EventConsumer } from './broker/event-consumer.js';
+import { createEventPublisher, type EventPublisher } from './broker/publisher.js';
+import { bridgeTopology } from './broker/topology.js';
+import type { Config } from './config.js';
+import { createHttpApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { createSocketDirectory } from './realtime/socket-directory.js';
+import { createSocketFanout } from './realtime/socket-fanout.js';
+import { createSocketServer, handleConnections } from './realtime/socket-server.js';
+import type { BridgeServer } from './realtime/types.js';
+import { MemoryDedupeStore, MemoryStreamStore } from './state/memory-stores.js';
+
+/** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
+export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
+
+/** The CloudEvents `source` of what the bridge publishes. */
+export const BRIDGE_SOURCE = 'realtime-bridge';
+
+export interface Bridge {
+  readonly io: BridgeServer;
+  readonly metrics: Metrics;
+  /** The port it listens on (the real one when `PORT` is 0), once started. */
+  port(): number;
+  /** Connects to the broker, listens, then starts consuming. */
+  start(): Promise<void>;
+  /** Stops consuming, finishes in-flight events, closes sockets, then the broker. Idempotent. */
+  close(): Promise<void>;
+}
+
+function listen(server: HttpServer, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The composition root of one bridge instance: config → stores → broker → Socket.IO → consumers →
+ * HTTP, every dependency passed explicitly, so that a test can build two instances in one process.
+ */
+export function createBridge(config: Config, logger: Logger): Bridge {
+  const startedAt = Date.now();
+  const verifyToken = createTokenVerifier({
+    secret: config.JWT_SECRET,
+    jwksUrl: config.JWT_JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+  const streams = new MemoryStreamStore();
+  const dedupe = new MemoryDedupeStore();
+
+  let io: BridgeServer | undefined;
+  const metrics = new Metrics(() => io?.engine?.clientsCount ?? 0);
+  const broker = new Broker(config.AMQP_URL, logger.child({ component: 'broker' }), metrics);
+  const eventPublisher = createEventPublisher({
+    connection: broker.publish,
+    exchange: config.AMQP_EXCHANGE,
+    source: BRIDGE_SOURCE,
+  });
+  const publisher: EventPublisher = {
+    get connected() {
+      return eventPublisher.connected;
+    },
+    async publish(type, data, options) {
+      const result = await eventPublisher.publish(type, data, options);
+      metrics.published.inc({ type });
+      return result;
+    },
+    close: () => eventPublisher.close(),
+  };
+
+  io = createSocketServer({
+    corsOrigins: config.FRONTEND_URLS,
+    cookieName: config.JWT_COOKIE_NAME,
+    verifyToken,
+    metrics,
+    logger,
+  });
+  handleConnections(io, { io, streams, publisher, verifyToken, metrics, logger });
+
+  const fanout = createSocketFanout(io);
+  const consumer = new EventConsumer({
+    connection: broker.consume,
+    topology: bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE),
+    prefetch: config.AMQP_PREFETCH,
+    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams }) }),
+    metrics,
+    logger,
+  });
+
+  const app = createHttpApp({
+    sockets: createSocketDirectory(io),
+    brokerConnected: () => broker.connected,
+    brokerCounts: () => metrics.brokerCounts(),
+    uptimeSeconds: () => Math.floor((Date.now() - startedAt) / 1000),
+    publisher,
+    verifyToken,
+    cookieName: config.JWT_COOKIE_NAME,
+    corsOrigins: config.FRONTEND_URLS,
+    enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
+    registry: metrics.registry,
+    logger,
+  });
+  const server = createServer(getRequestListener(app.fetch));
+  io.attach(server);
+
+  const log = logger.child({ component: 'bridge' });
+  let closing: Promise<void> | undefined;
+  const bridgeIo = io;
+
+  return {
+    io: bridgeIo,
+    metrics,
+    port: () => (server.address() as AddressInfo | null)?.port ?? config.PORT,
+    async start() {
+      await broker.start(BROKER_STARTUP_TIMEOUT_MS);
+      await listen(server, config.PORT);
+      await consumer.start();
+      log.info({ event: 'bridge.started', port: this.port(), startupMs: Date.now() - startedAt }, 'bridge started');
+    },
+    close() {
+      closing ??= (async () => {
+        log.info({ event: 'bridge.stopping' }, 'stopping: draining in-flight events');
+        await consumer.close();
+        // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
+        await bridgeIo.close();
+        server.closeAllConnections();
+        await publisher.close();
+        await broker.close();
+        await Promise.all([streams.close(), dedupe.close()]);
+        log.info({ event: 'bridge.stopped' }, 'stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import type { Registry } from 'prom-client';
+import type { VerifyToken } from '../auth/verify-token.js';
+import { BridgeError, toErrorBody } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { requireUser } from './auth.js';
+import { opsRoutes, type OpsDeps } from './ops-routes.js';
+import { fail } from './respond.js';
+import { testRoutes, type TestRouteDeps } from './test-routes.js';
+
+/** Largest HTTP body accepted (the test endpoints' bodies are small JSON documents). */
+export const MAX_HTTP_BODY_BYTES = 64 * 1024;
+
+export interface HttpAppDeps extends Omit<OpsDeps, 'authenticate'>, Omit<TestRouteDeps, 'authenticate'> {
+  verifyToken: VerifyToken;
+  cookieName: string;
+  corsOrigins: string[];
+  enableTestEndpoints: boolean;
+  registry: Registry;
+  logger: Logger;
+}
+
+/** The Hono app: `/metrics` at the root and the contract's routes under `/api/v1/socket`. */
+export function createHttpApp(deps: HttpAppDeps): Hono {
+  const log = deps.logger.child({ component: 'http' });
+  const authenticate = requireUser(deps.verifyToken, deps.cookieName);
+  const app = new Hono();
+
+  app.use('*', cors({ origin: deps.corsOrigins, credentials: true }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_HTTP_BODY_BYTES,
+      onError: (c) => fail(c, 'invalid_payload', `body larger than ${MAX_HTTP_BODY_BYTES} bytes`),
+    }),
+  );
+
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', deps.registry.contentType);
+    return c.body(await deps.registry.metrics());
+  });
+
+  const api = new Hono();
+  api.route('/', opsRoutes({ ...deps, authenticate }));
+  if (deps.enableTestEndpoints) api.route('/', testRoutes({ ...deps, authenticate }));
+  app.route('/api/v1/socket', api);
+
+  app.notFound((c) => fail(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    if (err instanceof BridgeError) return fail(c, err.code, err.message);
+    // Hono's own 4xx (malformed JSON in a validated body, for one) are the caller's fault.
+    if (err instanceof HTTPException && err.status < 500) return fail(c, 'invalid_payload', err.message);
+    log.error({ event: 'http.internal_error', err, path: c.req.path }, 'request failed');
+    const body = toErrorBody(err);
+    return fail(c, body.code, body.message);
+  });
+  return app;
+}

@@ -1,0 +1,32 @@
+import { createMiddleware } from 'hono/factory';
+import { extractToken } from '../auth/extract-token.js';
+import { userFromClaims } from '../auth/user.js';
+import { TokenError, type VerifyToken } from '../auth/verify-token.js';
+import { BridgeError } from '../errors.js';
+import type { AuthUser } from '../realtime/types.js';
+
+export type AuthEnv = { Variables: { user: AuthUser } };
+
+/** Requires a valid JWT (Bearer header, `token` query parameter or cookie) and sets `c.var.user`. */
+export function requireUser(verifyToken: VerifyToken, cookieName: string) {
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    const token = extractToken(
+      { authorization: c.req.header('authorization'), query: c.req.query('token'), cookie: c.req.header('cookie') },
+      cookieName,
+    );
+    if (!token) throw new BridgeError('unauthorized', 'token_missing: a Bearer token is required');
+    try {
+      c.set('user', userFromClaims(await verifyToken(token)));
+    } catch (err) {
+      if (err instanceof TokenError) throw new BridgeError('unauthorized', `${err.code}: ${err.message}`);
+      throw err;
+    }
+    await next();
+  });
+}
+
+/** Requires `role: "admin"` (after requireUser). */
+export const requireAdmin = createMiddleware<AuthEnv>(async (c, next) => {
+  if (c.var.user.role !== 'admin') throw new BridgeError('forbidden', 'admin only');
+  await next();
+});

@@ -1,0 +1,59 @@
+import { zValidator } from '@hono/zod-validator';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
+import { BroadcastBody, TestNotificationBody, TestTripUpdateBody } from '../../contracts/index.js';
+import { canAccessTrip } from '../auth/user.js';
+import { PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
+import { BridgeError } from '../errors.js';
+import { requireAdmin, type AuthEnv } from './auth.js';
+import { fail, ok } from './respond.js';
+
+export interface TestRouteDeps {
+  publisher: Pick<EventPublisher, 'publish' | 'connected'>;
+  authenticate: MiddlewareHandler<AuthEnv>;
+}
+
+/** Validates a JSON body; a failure is `invalid_payload` naming the first bad field. */
+const body = <S extends z.ZodType>(schema: S) =>
+  zValidator('json', schema, (result, c) => {
+    if (result.success) return;
+    const issue = result.error.issues[0];
+    return fail(c, 'invalid_payload', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
+  });
+
+/**
+ * The three test endpoints. They publish through RabbitMQ with the same publisher backend services
+ * use, never emit directly, so that a 202 proves the broker took the event.
+ */
+export function testRoutes(deps: TestRouteDeps) {
+  const app = new Hono<AuthEnv>();
+  const publish: EventPublisher['publish'] = async (type, data) => {
+    if (!deps.publisher.connected) throw new BridgeError('unavailable', 'the broker is unreachable');
+    try {
+      return await deps.publisher.publish(type, data);
+    } catch (err) {
+      if (err instanceof PublishUnavailableError) throw new BridgeError('unavailable', err.message);
+      throw err;
+    }
+  };
+
+  app.post('/test-notification', deps.authenticate, body(TestNotificationBody), async (c) => {
+    const { userId = c.var.user.id, ...notification } = c.req.valid('json');
+    if (userId !== c.var.user.id && c.var.user.role !== 'admin') {
+      throw new BridgeError('forbidden', 'only an admin may notify another user');
+    }
+    return ok(c, await publish('notification.created', { userId, notification }), 202);
+  });
+
+  app.post('/test-trip-update', deps.authenticate, body(TestTripUpdateBody), async (c) => {
+    const { tripId, changes } = c.req.valid('json');
+    if (!canAccessTrip(c.var.user, tripId)) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    return ok(c, await publish('trip.updated', { tripId, changes, updatedBy: c.var.user.id }), 202);
+  });
+
+  app.post('/broadcast', deps.authenticate, requireAdmin, body(BroadcastBody), async (c) => {
+    return ok(c, await publish('notification.broadcast', { notification: c.req.valid('json') }), 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,85 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** Sums a counter's values across its labels (what `/stats` reports). */
+async function total(counter: Counter): Promise<number> {
+  const { values } = await counter.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** All of one instance's Prometheus metrics, in a registry of its own (no global state). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly consumed = new Counter({
+    name: 'bridge_events_consumed_total',
+    help: 'Messages received from the bridge queue',
+    registers: [this.registry],
+  });
+  readonly delivered = new Counter({
+    name: 'bridge_events_delivered_total',
+    help: 'Events handed to Socket.IO',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly duplicates = new Counter({
+    name: 'bridge_events_duplicate_total',
+    help: 'Messages acknowledged without delivery because their id was seen within the window',
+    registers: [this.registry],
+  });
+  readonly deadLettered = new Counter({
+    name: 'bridge_events_dead_lettered_total',
+    help: 'Messages moved to the dead-letter queue',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly handlerRetries = new Counter({
+    name: 'bridge_events_retried_total',
+    help: 'Valid events requeued once after their handler failed',
+    registers: [this.registry],
+  });
+  readonly published = new Counter({
+    name: 'bridge_events_published_total',
+    help: 'Events this instance published to the exchange, confirmed by the broker',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly brokerReconnects = new Counter({
+    name: 'bridge_broker_reconnects_total',
+    help: 'AMQP connections re-established after a loss',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+  readonly handshakeRefusals = new Counter({
+    name: 'bridge_handshake_refusals_total',
+    help: 'Socket.IO handshakes refused, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly clientErrors = new Counter({
+    name: 'bridge_client_errors_total',
+    help: 'Client events answered with an error, by event and code',
+    labelNames: ['event', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(connectedSockets: () => number) {
+    new Gauge({
+      name: 'bridge_connected_sockets',
+      help: 'Sockets connected to this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(connectedSockets());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The broker counters `/stats` reports. */
+  async brokerCounts(): Promise<{ consumed: number; delivered: number; deadLettered: number; duplicates: number }> {
+    return {
+      consumed: await total(this.consumed),
+      delivered: await total(this.delivered as Counter),
+      deadLettered: await total(this.deadLettered as Counter),
+      duplicates: await total(this.duplicates),
+    };
+  }
+}

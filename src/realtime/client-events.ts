@@ -1,0 +1,157 @@
+import type { z } from 'zod';
+import {
+  AuthRefreshPayload,
+  PingPayload,
+  TripJoinPayload,
+  TripLeavePayload,
+  TripTypingPayload,
+  TripUpdatePayload,
+  type AckResponse,
+  type ClientEventName,
+} from '../../contracts/index.js';
+import { rooms } from '../../consumers/ports.js';
+import { canAccessTrip, userFromClaims } from '../auth/user.js';
+import { TokenError, type VerifyToken } from '../auth/verify-token.js';
+import { InvalidEventError, PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
+import { BridgeError, toErrorBody } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { StreamStore } from '../state/stores.js';
+import { presenceIn, userSocketsIn } from './presence.js';
+import type { BridgeServer, BridgeSocket } from './types.js';
+
+export interface ClientEventDeps {
+  io: BridgeServer;
+  streams: StreamStore;
+  publisher: EventPublisher;
+  verifyToken: VerifyToken;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+type AckFn = (response: AckResponse<object>) => void;
+
+const KNOWN_EVENTS = new Set<string>(['trip:join', 'trip:leave', 'trip:update', 'trip:typing', 'auth:refresh', 'ping']);
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || 'payload'}: ${issue.message}` : 'invalid payload';
+}
+
+const serverTime = () => new Date().toISOString();
+
+/** Registers the contract's client events on one socket; every failure is answered, none thrown. */
+export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps): void {
+  const { io, streams } = deps;
+  const user = () => socket.data.user;
+  const log = deps.logger.child({ component: 'client-events', socketId: socket.id });
+
+  /** Validates the payload, runs the handler, and answers through the ack or `request:error`. */
+  function on<S extends z.ZodType, R extends object>(
+    event: ClientEventName,
+    schema: S,
+    run: (payload: z.infer<S>) => Promise<R> | R,
+  ): void {
+    const listener = async (...args: unknown[]) => {
+      const ack = typeof args.at(-1) === 'function' ? (args.pop() as AckFn) : undefined;
+      let response: AckResponse<R>;
+      try {
+        const parsed = schema.safeParse(args[0]);
+        if (!parsed.success) throw new BridgeError('invalid_payload', describe(parsed.error));
+        response = { ok: true, ...(await run(parsed.data)) };
+      } catch (err) {
+        response = { ok: false, error: toErrorBody(err) };
+        deps.metrics.clientErrors.inc({ event, code: response.error.code });
+        if (response.error.code === 'internal') log.error({ event: 'client.internal_error', clientEvent: event, err }, 'handler failed');
+      }
+      if (ack) ack(response);
+      else if (!response.ok) socket.emit('request:error', { event, ...response.error });
+    };
+    // The typed map describes what well-behaved clients send; the listener trusts none of it.
+    socket.on(event, listener as never);
+  }
+
+  const requireJoined = (tripId: string) => {
+    if (!socket.rooms.has(rooms.trip(tripId))) throw new BridgeError('not_joined', `join trip ${tripId} first`);
+  };
+
+  on('trip:join', TripJoinPayload, async ({ tripId }) => {
+    const me = user();
+    if (!canAccessTrip(me, tripId)) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    const room = rooms.trip(tripId);
+    const firstSocket = !socket.rooms.has(room) && (await userSocketsIn(io, room, me.id)) === 0;
+    // Join before reading the head: an event that lands in between is received, not skipped.
+    await socket.join(room);
+    const { seq, epoch } = await streams.head(room);
+    if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
+    socket.emit('trip:joined', { tripId, seq });
+    // History and `since` recovery are not kept yet, so nothing is ever recovered.
+    return { tripId, seq, epoch, recovered: false, presence: await presenceIn(io, room) };
+  });
+
+  on('trip:leave', TripLeavePayload, async ({ tripId }) => {
+    requireJoined(tripId);
+    const room = rooms.trip(tripId);
+    await socket.leave(room);
+    socket.emit('trip:left', { tripId, reason: 'left' });
+    if ((await userSocketsIn(io, room, user().id)) === 0) io.to(room).emit('user:left', { tripId, userId: user().id });
+    return { tripId };
+  });
+
+  on('trip:update', TripUpdatePayload, async ({ tripId, changes }) => {
+    requireJoined(tripId);
+    try {
+      return await deps.publisher.publish('client.trip.update', { tripId, changes, userId: user().id });
+    } catch (err) {
+      if (err instanceof PublishUnavailableError) throw new BridgeError('unavailable', 'the broker cannot take the update now');
+      if (err instanceof InvalidEventError) throw new BridgeError('invalid_payload', err.message);
+      throw err;
+    }
+  });
+
+  on('trip:typing', TripTypingPayload, ({ tripId, typing }) => {
+    requireJoined(tripId);
+    socket.to(rooms.trip(tripId)).volatile.emit('trip:typing', { tripId, userId: user().id, typing });
+    return { tripId };
+  });
+
+  on('auth:refresh', AuthRefreshPayload, async ({ token }) => {
+    let next;
+    try {
+      next = userFromClaims(await deps.verifyToken(token));
+    } catch (err) {
+      if (err instanceof TokenError) throw new BridgeError('unauthorized', err.message);
+      throw err;
+    }
+    if (next.id !== user().id) throw new BridgeError('forbidden', 'the new token is for another user');
+    socket.data.user = next;
+    return { expiresAt: new Date(next.exp * 1000).toISOString() };
+  });
+
+  on('ping', PingPayload, () => {
+    const now = serverTime();
+    socket.emit('pong', { serverTime: now });
+    return { serverTime: now };
+  });
+
+  socket.onAny((event: string, ...args: unknown[]) => {
+    if (KNOWN_EVENTS.has(event)) return;
+    const ack = args.at(-1);
+    const error = { code: 'invalid_payload' as const, message: `unknown event ${String(event).slice(0, 64)}` };
+    deps.metrics.clientErrors.inc({ event: 'unknown', code: error.code });
+    if (typeof ack === 'function') (ack as AckFn)({ ok: false, error });
+    else socket.emit('request:error', { event: String(event).slice(0, 64), ...error });
+  });
+
+  // On 'disconnecting' the socket is still in its rooms: tell each trip if this was the user's last socket.
+  socket.on('disconnecting', async () => {
+    const me = user();
+    // Copied first: Socket.IO empties socket.rooms once this listener yields.
+    const tripRooms = [...socket.rooms].filter((room) => room.startsWith('trip:'));
+    for (const room of tripRooms) {
+      if ((await userSocketsIn(io, room, me.id, socket.id)) === 0) {
+        socket.to(room).emit('user:left', { tripId: room.slice('trip:'.length), userId: me.id });
+      }
+    }
+  });
+}

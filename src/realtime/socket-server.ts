@@ -1,0 +1,60 @@
+import { Server } from 'socket.io';
+import { rooms } from '../../consumers/ports.js';
+import type { VerifyToken } from '../auth/verify-token.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { registerClientEvents, type ClientEventDeps } from './client-events.js';
+import { socketAuth } from './socket-auth.js';
+import type { BridgeServer } from './types.js';
+
+/** Largest message a client may send (the seed design's 1 MB). */
+export const MAX_HTTP_BUFFER_SIZE = 1e6;
+
+export interface SocketServerOptions {
+  corsOrigins: string[];
+  cookieName: string;
+  verifyToken: VerifyToken;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** The typed Socket.IO server, not yet attached to an HTTP server. */
+export function createSocketServer(options: SocketServerOptions): BridgeServer {
+  const io: BridgeServer = new Server({
+    cors: { origin: options.corsOrigins, credentials: true },
+    maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
+    // Off, so that a room broadcast builds its WebSocket frame once for every recipient.
+    perMessageDeflate: false,
+    serveClient: false,
+  });
+  io.use(socketAuth(options));
+  return io;
+}
+
+/** Wires connection handling: the user's own room, `connected`, the client events, and the logs. */
+export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { logger: Logger }): void {
+  const log = deps.logger.child({ component: 'sockets' });
+  io.on('connection', (socket) => {
+    const { user, connectedAt } = socket.data;
+    socket.data.transport = socket.conn.transport.name;
+    socket.conn.once('upgrade', () => {
+      socket.data.transport = socket.conn.transport.name;
+    });
+    const address = socket.handshake.address;
+    socket.join(rooms.user(user.id));
+    registerClientEvents(socket, deps);
+    socket.emit('connected', {
+      message: 'connected',
+      userId: user.id,
+      socketId: socket.id,
+      serverTime: connectedAt,
+    });
+    log.info(
+      { event: 'socket.connected', userId: user.id, socketId: socket.id, transport: socket.conn.transport.name, address },
+      'socket connected',
+    );
+    socket.on('disconnect', (reason) => {
+      log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
+    });
+  });
+}
