@@ -60,8 +60,8 @@ export function createBridge(config: Config, logger: Logger): Bridge {
   const streams = new MemoryStreamStore();
   const dedupe = new MemoryDedupeStore();
 
-  let io: BridgeServer | undefined;
-  const metrics = new Metrics(() => io?.engine?.clientsCount ?? 0);
+  // Read on scrape only, after `io` below exists.
+  const metrics = new Metrics(() => io.engine.clientsCount);
   const broker = new Broker(config.AMQP_URL, logger.child({ component: 'broker' }), metrics);
   const eventPublisher = createEventPublisher({
     connection: broker.publish,
@@ -80,7 +80,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     close: () => eventPublisher.close(),
   };
 
-  io = createSocketServer({
+  const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
     cookieName: config.JWT_COOKIE_NAME,
     verifyToken,
@@ -117,10 +117,9 @@ export function createBridge(config: Config, logger: Logger): Bridge {
 
   const log = logger.child({ component: 'bridge' });
   let closing: Promise<void> | undefined;
-  const bridgeIo = io;
 
   return {
-    io: bridgeIo,
+    io: io,
     metrics,
     port: () => (server.address() as AddressInfo | null)?.port ?? config.PORT,
     async start() {
@@ -134,7 +133,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
         log.info({ event: 'bridge.stopping' }, 'stopping: draining in-flight events');
         await consumer.close();
         // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
-        await bridgeIo.close();
+        await io.close();
         server.closeAllConnections();
         await publisher.close();
         await broker.close();
