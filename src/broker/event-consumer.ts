@@ -14,11 +14,15 @@ export interface EventConsumerOptions {
   logger: Logger;
 }
 
-/** The original bytes of a message, as far as the AMQP client kept them. */
-function originalBody(body: unknown): Buffer | string {
-  if (Buffer.isBuffer(body) || typeof body === 'string') return body;
+/**
+ * The original bytes of a message, as far as the AMQP client kept them. Always a Buffer: the client
+ * would otherwise overwrite the content type of a string (text/plain) or an object (application/json).
+ */
+function originalBody(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body);
   // rabbitmq-client parses `application/json` bodies; re-serializing gives the same JSON value.
-  return JSON.stringify(body) ?? '';
+  return Buffer.from(JSON.stringify(body) ?? '');
 }
 
 /**

@@ -1,0 +1,48 @@
+import { inject } from 'vitest';
+import { createBridge, type Bridge } from '../../src/bridge.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { TestAmqp, uniqueName } from './amqp.js';
+import { TEST_SECRET } from './tokens.js';
+
+/** The broker the global set-up found, or null (then end-to-end suites skip; never under CI). */
+export const amqpUrl = inject('amqpUrl');
+
+export interface TestBridge {
+  bridge: Bridge;
+  config: Config;
+  url: string;
+  amqp: TestAmqp;
+  /** Closes the bridge and deletes its queues and exchange. */
+  stop(): Promise<void>;
+}
+
+/** Starts a bridge on port 0 with its own exchange and queues on the real broker. */
+export async function startTestBridge(env: Record<string, string> = {}): Promise<TestBridge> {
+  if (!amqpUrl) throw new Error('no broker');
+  const name = uniqueName('bridge');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    AMQP_URL: amqpUrl,
+    AMQP_EXCHANGE: `${name}.events`,
+    AMQP_QUEUE: name,
+    JWT_SECRET: TEST_SECRET,
+    ...env,
+  });
+  const bridge = createBridge(config, createLogger(config.LOG_LEVEL));
+  await bridge.start();
+  const amqp = new TestAmqp(amqpUrl);
+  return {
+    bridge,
+    config,
+    url: `http://127.0.0.1:${bridge.port()}`,
+    amqp,
+    async stop() {
+      await bridge.close();
+      await amqp.cleanup([config.AMQP_QUEUE, `${config.AMQP_QUEUE}.dead-letter`], [config.AMQP_EXCHANGE]);
+      await amqp.close();
+    },
+  };
+}
