@@ -45,8 +45,8 @@ async function main(): Promise<void> {
   try {
     await bridge.start();
   } catch (err) {
+    // Nothing was consumed yet, so there is nothing to drain.
     logger.fatal({ event: 'bridge.start_failed' }, (err as Error).message);
-    await bridge.close().catch(() => undefined);
     process.exit(1);
   }
 }

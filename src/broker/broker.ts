@@ -18,6 +18,8 @@ export type ConnectionRole = 'consume' | 'publish';
 export class Broker {
   readonly consume: Connection;
   readonly publish: Connection;
+  /** The last connection error, quoted when start-up gives up. */
+  private lastError: string | undefined;
 
   constructor(
     private readonly url: string,
@@ -38,9 +40,9 @@ export class Broker {
     try {
       await Promise.all([this.consume.onConnect(timeoutMs, true), this.publish.onConnect(timeoutMs, true)]);
     } catch (err) {
+      const cause = this.lastError ?? (err as Error).message;
       throw new BrokerUnreachableError(
-        `RabbitMQ is unreachable at AMQP_URL=${redactUrl(this.url)} (${(err as Error).message}); ` +
-          'start it or set AMQP_URL',
+        `RabbitMQ is unreachable at AMQP_URL=${redactUrl(this.url)} (${cause}); start it or set AMQP_URL`,
       );
     }
   }
@@ -69,7 +71,10 @@ export class Broker {
       }
     });
     connection.on('error', (err) => {
-      log.warn({ event: 'broker.error', err: { message: err?.message, code: err?.code } }, 'AMQP connection error');
+      this.lastError = err?.message;
+      // Before the first connection, start() reports the failure in one line; later, every loss is news.
+      const level = connections > 0 ? 'warn' : 'debug';
+      log[level]({ event: 'broker.error', err: { message: err?.message, code: err?.code } }, 'AMQP connection error');
     });
     connection.on('connection.blocked', (reason) => log.warn({ event: 'broker.blocked', reason }, 'broker blocked'));
     return connection;
