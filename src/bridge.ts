@@ -6,7 +6,7 @@ import { routeEvent } from '../consumers/route-event.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { Broker } from './broker/broker.js';
 import { EventConsumer } from './broker/event-consumer.js';
-import { createEventPublisher, type EventPublisher } from './broker/publisher.js';
+import { createEventPublisher, PublishUnavailableError, type EventPublisher } from './broker/publisher.js';
 import { bridgeTopology } from './broker/topology.js';
 import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
@@ -73,6 +73,8 @@ export function createBridge(config: Config, logger: Logger): Bridge {
       return eventPublisher.connected;
     },
     async publish(type, data, options) {
+      // Clients and HTTP callers get `unavailable` at once rather than waiting for a reconnect.
+      if (!broker.connected) throw new PublishUnavailableError('the broker is unreachable');
       const result = await eventPublisher.publish(type, data, options);
       metrics.published.inc({ type });
       return result;

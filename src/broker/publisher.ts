@@ -30,7 +30,11 @@ export interface PublishOptions {
 }
 
 export interface EventPublisher {
-  /** Validates `data` against the contract of `type`, publishes it persistently, and resolves once the broker confirmed it. */
+  /**
+   * Validates `data` against the contract of `type`, publishes it persistently, and resolves once
+   * the broker confirmed it. Rejects with InvalidEventError, or PublishUnavailableError when the
+   * broker did not take it (unreachable for longer than the connection's acquireTimeout, or a nack).
+   */
   publish<T extends PublishableEventType>(type: T, data: EventData<T>, options?: PublishOptions): Promise<{ eventId: string }>;
   /** True while the connection is up. */
   readonly connected: boolean;
@@ -39,8 +43,15 @@ export interface EventPublisher {
 }
 
 export interface PublisherOptions {
-  /** An open rabbitmq-client connection to share, or an AMQP URL to open one. */
+  /**
+   * An open rabbitmq-client connection to share, or an AMQP URL to open one (it then reconnects by
+   * itself, and its errors go to `onError`).
+   */
   connection: Connection | string;
+  /** Connection errors of a connection opened from a URL (default: ignored; it keeps retrying). */
+  onError?: (err: Error) => void;
+  /** With a URL: how long a publish waits for the connection before it fails (default 10 s). */
+  waitForConnectionMs?: number;
   /** The CloudEvents `source` of every event (e.g. `trip-service`). */
   source: string;
   exchange?: string;
@@ -49,7 +60,12 @@ export interface PublisherOptions {
 /** A typed publisher for backend services: `publish(type, data)` with publisher confirms. */
 export function createEventPublisher(options: PublisherOptions): EventPublisher {
   const owned = typeof options.connection === 'string';
-  const connection = typeof options.connection === 'string' ? new Connection(options.connection) : options.connection;
+  const connection =
+    typeof options.connection === 'string'
+      ? new Connection({ url: options.connection, acquireTimeout: options.waitForConnectionMs ?? 10_000 })
+      : options.connection;
+  // An 'error' event without a listener would kill the host process.
+  if (owned) connection.on('error', options.onError ?? (() => undefined));
   const exchange = options.exchange ?? DEFAULT_EXCHANGE;
   const publisher: Publisher = connection.createPublisher({
     confirm: true,
@@ -70,7 +86,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         const issue = parsed.error.issues[0];
         throw new InvalidEventError(`${type}: data.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
       }
-      if (closed || !connection.ready) throw new PublishUnavailableError('broker unavailable');
+      if (closed) throw new PublishUnavailableError('publisher closed');
       const id = publishOptions.id ?? randomUUID();
       const event = {
         specversion: '1.0',
@@ -81,6 +97,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         datacontenttype: 'application/json',
         data: parsed.data,
       };
+      // While the connection is down, send() waits for it up to the connection's acquireTimeout.
       try {
         await publisher.send(
           { exchange, routingKey: type, durable: true, messageId: id, contentType: CLOUDEVENTS_JSON },

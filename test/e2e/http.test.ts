@@ -87,14 +87,15 @@ describe.skipIf(!amqpUrl)('the HTTP API on a running bridge', () => {
   });
 
   it('answers a bad body with 400 invalid_payload and publishes nothing', async () => {
-    const before = await (await api('/stats', adminToken)).json();
+    type Stats = { data: { broker: { consumed: number } } };
+    const before = (await (await api('/stats', adminToken)).json()) as Stats;
     for (const body of ['{"tripId":', { tripId: 'trip-h' }, { tripId: 'trip-h', changes: 'no' }]) {
       const res = await api('/test-trip-update', userToken, body);
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ success: false, error: { code: 'invalid_payload' } });
     }
     await new Promise((r) => setTimeout(r, 200));
-    const after = await (await api('/stats', adminToken)).json();
+    const after = (await (await api('/stats', adminToken)).json()) as Stats;
     expect(after.data.broker.consumed).toBe(before.data.broker.consumed);
   });
 
