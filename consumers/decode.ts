@@ -18,10 +18,12 @@ const reject = (reason: Exclude<RejectionReason, 'handler_failed'>, detail: stri
   detail: detail.slice(0, 200),
 });
 
-function describe(error: z.ZodError): string {
+/** The first issue as `<path>: <message>`, the path under `root` when given (`data.tripId: …`). */
+function describe(error: z.ZodError, root?: string): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
-  return issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
+  const path = [...(root ? [root] : []), ...issue.path.map(String)].join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
 }
 
 /**
@@ -51,6 +53,6 @@ export function decodeEvent(body: unknown): Decoded {
   if (!isEventType(type)) return reject('unknown_type', `type ${type} is not consumed by the bridge`);
 
   const data = eventDataSchemas[type].safeParse(envelope.data.data);
-  if (!data.success) return reject('invalid_data', `data.${describe(data.error)}`);
+  if (!data.success) return reject('invalid_data', describe(data.error, 'data'));
   return { ok: true, event: { ...envelope.data, type, data: data.data } as BridgeEvent };
 }

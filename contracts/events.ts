@@ -71,7 +71,8 @@ export const CloudEventEnvelope = z.object({
   type: z.string().min(1).max(128),
   time: Timestamp.optional(),
   datacontenttype: z.string().optional(),
-  data: z.unknown(),
+  // Optional in CloudEvents; every type we consume requires it, so its absence is `invalid_data`.
+  data: z.unknown().optional(),
 });
 
 export type CloudEventEnvelope = z.infer<typeof CloudEventEnvelope>;

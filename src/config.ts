@@ -77,5 +77,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** `AMQP_URL` with its password hidden, for logs and error lines. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  try {
+    // Parsed as the AMQP client parses it, so a password holding '@' is hidden whole.
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return url.replace(/\/\/.*@/, '//***@');
+  }
 }
