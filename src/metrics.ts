@@ -33,7 +33,7 @@ export class Metrics {
   });
   readonly handlerRetries = new Counter({
     name: 'bridge_events_retried_total',
-    help: 'Valid events requeued once after their handler failed',
+    help: 'Retries of valid events whose handler failed',
     registers: [this.registry],
   });
   readonly published = new Counter({

@@ -21,8 +21,13 @@ export class Broker {
   /** The last connection error, quoted when start-up gives up. */
   private lastError: string | undefined;
 
+  /**
+   * @param name shown to RabbitMQ operators as the connections' names (`<name>:consume`,
+   *   `<name>:publish`), so that they can tell instances apart and close one of them.
+   */
   constructor(
     private readonly url: string,
+    private readonly name: string,
     private readonly logger: Logger,
     metrics: Metrics,
   ) {
@@ -56,7 +61,7 @@ export class Broker {
     const log = this.logger.child({ connection: role });
     const connection = new Connection({
       url: this.url,
-      connectionName: `realtime-bridge:${role}`,
+      connectionName: `${this.name}:${role}`,
       heartbeat: 15,
       retryLow: 250,
       retryHigh: 10_000,

@@ -1,9 +1,20 @@
+import { setTimeout } from 'node:timers/promises';
 import { ConsumerStatus, type AsyncMessage, type Connection, type Consumer, type Publisher } from 'rabbitmq-client';
 import type { RejectionReason } from '../../contracts/index.js';
-import type { Dispatcher } from '../../consumers/dispatcher.js';
+import type { Dispatcher, Outcome } from '../../consumers/dispatcher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { BridgeTopology } from './topology.js';
+import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
+
+/** Pauses between the attempts at a valid event whose handler failed; one more attempt than pauses. */
+export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
+
+/**
+ * Earlier unacknowledged deliveries after which a message is dead-lettered without being handled
+ * again (the process died on it each time, or connections kept dropping). Below the broker's limit,
+ * so that the bridge, not the broker, dead-letters it, with its own headers.
+ */
+export const REDELIVERY_LIMIT = Math.min(5, BROKER_DELIVERY_LIMIT - 1);
 
 export interface EventConsumerOptions {
   connection: Connection;
@@ -27,9 +38,10 @@ function originalBody(body: unknown): Buffer {
 
 /**
  * Consumes the bridge queue. This is the one place that turns an outcome into ack, retry or dead
- * letter: bad input is dead-lettered at once, a failed handler is retried once (via the broker's
- * redelivery) and then dead-lettered, and a message is acknowledged only after its fan-out was
- * handed to Socket.IO or after the dead-letter queue confirmed its copy.
+ * letter: bad input is dead-lettered at once, a failed handler is retried a bounded number of times
+ * and then dead-lettered, a message redelivered too often is dead-lettered, and a message is
+ * acknowledged only after its fan-out was handed to Socket.IO or the dead-letter queue confirmed
+ * its copy.
  */
 export class EventConsumer {
   private readonly consumer: Consumer;
@@ -79,19 +91,13 @@ export class EventConsumer {
   private async handle(msg: AsyncMessage): Promise<ConsumerStatus> {
     const { metrics } = this.options;
     metrics.consumed.inc();
-    let outcome;
-    try {
-      outcome = await this.options.dispatcher.dispatch(msg.body);
-    } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
-      if (!msg.redelivered) {
-        metrics.handlerRetries.inc();
-        this.log.warn({ event: 'consumer.retry', messageId: msg.messageId, detail }, 'handler failed; requeued once');
-        return ConsumerStatus.REQUEUE;
-      }
-      await this.deadLetter(msg, 'handler_failed', detail);
+    // Quorum queues count the earlier deliveries that ended without an ack.
+    const earlierDeliveries = Number(msg.headers?.['x-delivery-count'] ?? 0);
+    if (earlierDeliveries >= REDELIVERY_LIMIT) {
+      await this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
       return ConsumerStatus.ACK;
     }
+    const outcome = await this.dispatchWithRetries(msg);
     switch (outcome.kind) {
       case 'delivered':
         metrics.delivered.inc({ type: outcome.event.type });
@@ -103,8 +109,36 @@ export class EventConsumer {
       case 'rejected':
         await this.deadLetter(msg, outcome.reason, outcome.detail);
         break;
+      case 'failed':
+        await this.deadLetter(msg, 'handler_failed', outcome.detail);
+        break;
+      case 'stopping':
+        // Left for the next consumer rather than dead-lettered half-way through its retries.
+        return ConsumerStatus.REQUEUE;
     }
     return ConsumerStatus.ACK;
+  }
+
+  /**
+   * Retries a failing handler here, in order, instead of requeueing through the broker: a requeued
+   * message would come back behind the ones already prefetched, after later events of its trip.
+   */
+  private async dispatchWithRetries(
+    msg: AsyncMessage,
+  ): Promise<Outcome | { kind: 'failed'; detail: string } | { kind: 'stopping' }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.options.dispatcher.dispatch(msg.body);
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        const delay = HANDLER_RETRY_DELAYS_MS[attempt];
+        if (delay === undefined) return { kind: 'failed', detail };
+        if (this.closed) return { kind: 'stopping' };
+        this.options.metrics.handlerRetries.inc();
+        this.log.warn({ event: 'consumer.retry', messageId: msg.messageId, attempt: attempt + 1, detail }, 'handler failed; retrying');
+        await setTimeout(delay);
+      }
+    }
   }
 
   /** Copies the message to the dead-letter queue with its reason; resolves once the broker confirmed. */

@@ -20,20 +20,39 @@ export interface BridgeTopology {
 }
 
 /**
+ * Deliveries without an acknowledgement after which the broker itself dead-letters a message: the
+ * backstop against a message that crashes the process every time. The consumer dead-letters such a
+ * message itself one delivery earlier (see REDELIVERY_LIMIT), with its own headers.
+ */
+export const BROKER_DELIVERY_LIMIT = 10;
+
+/**
  * The whole topology of the bridge, as data: declared on every (re)connect from this one place, so
  * that no queue is ever declared twice with different arguments.
+ *
+ * Both queues are quorum queues: on this project's machine they consumed about twice as fast as
+ * classic durable queues (see the README), and only they count deliveries (`x-delivery-count`) and
+ * bound them (`x-delivery-limit`).
  */
 export function bridgeTopology(exchange: string, queue: string): BridgeTopology {
   const deadLetterQueue = `${queue}.dead-letter`;
   return {
     exchange: exchangeDeclaration(exchange),
-    deadLetterQueue: { queue: deadLetterQueue, durable: true },
+    deadLetterQueue: { queue: deadLetterQueue, durable: true, arguments: { 'x-queue-type': 'quorum' } },
     queue: {
       queue,
       durable: true,
-      // The bridge moves rejected messages to the dead-letter queue itself (to add its headers);
-      // this route catches anything the broker rejects on its own, so that nothing is dropped.
-      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueue },
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-delivery-limit': BROKER_DELIVERY_LIMIT,
+        // The bridge moves rejected messages to the dead-letter queue itself (to add its headers);
+        // this route catches what the broker dead-letters on its own, so that nothing is dropped.
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': deadLetterQueue,
+        // Broker-side dead-lettering confirmed by the target queue, not fire-and-forget.
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      },
     },
     bindings: BINDING_KEYS.map((routingKey) => ({ exchange, queue, routingKey })),
   };

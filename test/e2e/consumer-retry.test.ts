@@ -1,7 +1,7 @@
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dispatcher } from '../../consumers/dispatcher.js';
-import { EventConsumer } from '../../src/broker/event-consumer.js';
+import { EventConsumer, HANDLER_RETRY_DELAYS_MS, REDELIVERY_LIMIT } from '../../src/broker/event-consumer.js';
 import { bridgeTopology } from '../../src/broker/topology.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
@@ -11,12 +11,13 @@ import { until } from '../helpers/client.js';
 
 describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
   const name = uniqueName('retry');
-  const topology = bridgeTopology(`${name}.events`, name);
+  const exchange = `${name}.events`;
+  const topology = bridgeTopology(exchange, name);
   const attempts = new Map<string, number>();
-  const delivered: string[] = [];
+  const handled: string[] = [];
   let failuresBeforeSuccess: Record<string, number> = {};
   let connection: Connection;
-  let consumer: EventConsumer;
+  let consumer: EventConsumer | undefined;
   let amqp: TestAmqp;
   const metrics = new Metrics(() => 0);
 
@@ -27,42 +28,67 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
       const n = (attempts.get(id) ?? 0) + 1;
       attempts.set(id, n);
       if (n <= (failuresBeforeSuccess[id] ?? 0)) throw new Error(`handler exploded on ${id}`);
-      delivered.push(id);
+      handled.push(id);
       return { kind: 'duplicate', eventId: id };
     },
+  };
+  const startConsumer = async () => {
+    consumer = new EventConsumer({ connection, topology, prefetch: 10, dispatcher, metrics, logger: createLogger('silent') });
+    await consumer.start();
   };
 
   beforeAll(async () => {
     connection = new Connection({ url: amqpUrl!, retryLow: 100 });
-    consumer = new EventConsumer({ connection, topology, prefetch: 10, dispatcher, metrics, logger: createLogger('silent') });
-    await consumer.start();
     amqp = new TestAmqp(amqpUrl!);
   });
   afterAll(async () => {
     await consumer?.close();
-    await amqp?.cleanup([name, `${name}.dead-letter`], [`${name}.events`]);
+    await amqp?.cleanup([name, `${name}.dead-letter`], [exchange]);
     await amqp?.close();
     await connection?.close();
   });
 
-  const send = (id: string) => amqp.publishRaw(`${name}.events`, 'trip.updated', { id });
+  const send = (id: string) => amqp.publishRaw(exchange, 'trip.updated', { id });
 
-  it('is retried once through the broker and then succeeds', async () => {
-    failuresBeforeSuccess = { flaky: 1 };
-    await send('flaky');
-    await until(() => delivered.includes('flaky'), 5000, 'the retry');
-    expect(attempts.get('flaky')).toBe(2);
+  it('dead-letters, unhandled, a message that was delivered too often without an ack (a crash loop)', async () => {
+    // Declare the topology, then play a consumer that dies on the message: take it, never ack, drop the channel.
+    await startConsumer();
+    await consumer!.close();
+    await send('crashes-the-process');
+    for (let i = 0; i < REDELIVERY_LIMIT; i++) {
+      const ch = await connection.acquire();
+      await ch.basicQos({ prefetchCount: 1 });
+      const got = new Promise<void>((resolve) => {
+        void ch.basicConsume({ queue: name }, () => resolve());
+      });
+      await got;
+      await ch.close();
+    }
+    await startConsumer();
+    const [dead] = await amqp.drain(`${name}.dead-letter`, 1, 5000);
+    expect(dead?.headers?.['x-rejection-reason']).toBe('handler_failed');
+    expect(String(dead?.headers?.['x-rejection-detail'])).toContain(`delivered ${REDELIVERY_LIMIT + 1} times`);
+    expect(attempts.has('crashes-the-process')).toBe(false);
   });
 
-  it('is dead-lettered as handler_failed after its retry, without blocking the next message', async () => {
+  it('is retried in place, so a later event of the same queue does not overtake it', async () => {
+    failuresBeforeSuccess = { flaky: 1 };
+    await send('flaky');
+    await send('after-flaky');
+    await until(() => handled.includes('after-flaky'), 5000, 'both events');
+    expect(attempts.get('flaky')).toBe(2);
+    expect(handled.indexOf('flaky')).toBeLessThan(handled.indexOf('after-flaky'));
+  });
+
+  it('is dead-lettered as handler_failed after its last attempt, without blocking the next message', async () => {
     failuresBeforeSuccess = { broken: 99 };
     await send('broken');
     await send('after-broken');
-    await until(() => delivered.includes('after-broken'), 5000, 'the next message');
+    await until(() => handled.includes('after-broken'), 5000, 'the next message');
     const [dead] = await amqp.drain(`${name}.dead-letter`, 1, 5000);
     expect(dead?.headers?.['x-rejection-reason']).toBe('handler_failed');
     expect(String(dead?.headers?.['x-rejection-detail'])).toContain('handler exploded on broken');
-    expect(attempts.get('broken')).toBe(2);
+    expect(attempts.get('broken')).toBe(HANDLER_RETRY_DELAYS_MS.length + 1);
     expect(await amqp.messageCount(name)).toBe(0);
   });
 });
