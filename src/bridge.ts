@@ -62,7 +62,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
-  const broker = new Broker(config.AMQP_URL, logger.child({ component: 'broker' }), metrics);
+  const broker = new Broker(config.AMQP_URL, `realtime-bridge:${config.AMQP_QUEUE}`, logger.child({ component: 'broker' }), metrics);
   const eventPublisher = createEventPublisher({
     connection: broker.publish,
     exchange: config.AMQP_EXCHANGE,
