@@ -1,37 +1,39 @@
-import type { BridgeEvent, RejectionReason } from '../contracts/index.js';
+import type { BridgeEvent } from '../contracts/index.js';
 import type { DedupeStore } from '../src/state/stores.js';
-import { decodeEvent } from './decode.js';
+import { decodeEvent, type Decoded } from './decode.js';
 
-/** What became of one queue message; the broker layer turns it into ack or dead letter. */
-export type Outcome =
-  | { kind: 'delivered'; event: BridgeEvent }
-  | { kind: 'duplicate'; eventId: string }
-  | { kind: 'rejected'; reason: Exclude<RejectionReason, 'handler_failed'>; detail: string };
+/** What became of a valid event. */
+export type Delivery = 'delivered' | 'duplicate';
 
-/** The two things the broker layer needs from consumers: decode-and-route, one message at a time. */
+/**
+ * The two things the broker layer needs from consumers. `decode` is pure and may run for many
+ * messages at once; `deliver` must be called in queue order, one event at a time, since it numbers
+ * and fans out each trip's stream.
+ */
 export interface Dispatcher {
-  /** Resolves with the outcome; rejects only when handling a valid event failed (worth a retry). */
-  dispatch(body: unknown): Promise<Outcome>;
+  /** Checks a message body against the contracts: a valid event, or why it is rejected. */
+  decode(body: unknown): Decoded;
+  /** De-duplicates and routes a valid event; rejects only when handling it failed (worth a retry). */
+  deliver(event: BridgeEvent): Promise<Delivery>;
 }
 
-/** Validates, de-duplicates and routes one message. */
+/** Validates, de-duplicates and routes messages. */
 export function createDispatcher(deps: {
   dedupe: DedupeStore;
   route: (event: BridgeEvent) => Promise<void>;
 }): Dispatcher {
   return {
-    async dispatch(body) {
-      const decoded = decodeEvent(body);
-      if (!decoded.ok) return { kind: 'rejected', reason: decoded.reason, detail: decoded.detail };
-      const { event } = decoded;
-      if (!(await deps.dedupe.claim(event.id))) return { kind: 'duplicate', eventId: event.id };
+    decode: decodeEvent,
+    async deliver(event) {
+      if (!(await deps.dedupe.claim(event.id))) return 'duplicate';
       try {
         await deps.route(event);
       } catch (err) {
+        // Forgotten again, so that the retry (or a redelivery) is not taken for a duplicate.
         await deps.dedupe.release(event.id);
         throw err;
       }
-      return { kind: 'delivered', event };
+      return 'delivered';
     },
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Identifier, JsonObject, StreamPosition, Timestamp } from './common.js';
-import { ErrorBody, ErrorCode } from './errors.js';
+import { ErrorBody, ErrorCode, HandshakeErrorCode } from './errors.js';
 import { tripEventData, type TripEventType } from './events.js';
 import { Notification } from './notification.js';
 
@@ -18,6 +18,16 @@ export const PingPayload = z.unknown();
 export const HandshakeAuth = z.object({
   token: z.string().optional(),
   notificationsSince: StreamPosition.optional(),
+});
+
+/**
+ * `connect_error` of a refused handshake: `message` is `"unauthorized"` with a token code, or
+ * `"rate_limited"` (code `rate_limited`) when a limit refused it: too many handshakes from the
+ * address, or the user already has the most sockets allowed.
+ */
+export const ConnectErrorData = z.object({
+  code: z.union([HandshakeErrorCode, z.literal('rate_limited')]),
+  message: z.string(),
 });
 
 // ── acknowledgements ────────────────────────────────────────────────────────
@@ -88,6 +98,8 @@ export const UserLeftMessage = z.object({ tripId: Identifier, userId: Identifier
 export const TripTypingMessage = z.object({ tripId: Identifier, userId: Identifier, typing: z.boolean() });
 export const PongMessage = z.object({ serverTime: Timestamp });
 export const AuthExpiredMessage = z.object({ expiredAt: Timestamp });
+/** Sent to every socket just before a graceful shutdown closes it; the client then reconnects by itself. */
+export const ServerShutdownMessage = z.object({ message: z.string(), serverTime: Timestamp });
 export const RequestErrorMessage = z.object({ event: z.string(), code: ErrorCode, message: z.string() });
 
 type In<S extends z.ZodType> = z.infer<S>;
@@ -114,6 +126,7 @@ export interface ServerToClientEvents {
   'trip:typing': (payload: In<typeof TripTypingMessage>) => void;
   pong: (payload: In<typeof PongMessage>) => void;
   'auth:expired': (payload: In<typeof AuthExpiredMessage>) => void;
+  'server:shutdown': (payload: In<typeof ServerShutdownMessage>) => void;
   'request:error': (payload: In<typeof RequestErrorMessage>) => void;
 }
 
@@ -124,3 +137,4 @@ export type TripUpdatedMessage = In<typeof TripUpdatedMessage>;
 export type NotificationMessage = In<typeof NotificationMessage>;
 export type TripLeftReason = In<typeof TripLeftReason>;
 export type PresenceEntry = In<typeof PresenceEntry>;
+export type ConnectErrorData = In<typeof ConnectErrorData>;

@@ -134,6 +134,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
       closing ??= (async () => {
         log.info({ event: 'bridge.stopping' }, 'stopping: draining in-flight events');
         await consumer.close();
+        io.emit('server:shutdown', { message: 'the server is shutting down; reconnect', serverTime: new Date().toISOString() });
         // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
         await io.close();
         server.closeAllConnections();

@@ -1,7 +1,8 @@
 import { setTimeout } from 'node:timers/promises';
 import { ConsumerStatus, type AsyncMessage, type Connection, type Consumer, type Publisher } from 'rabbitmq-client';
 import type { RejectionReason } from '../../contracts/index.js';
-import type { Dispatcher, Outcome } from '../../consumers/dispatcher.js';
+import type { BridgeEvent } from '../../contracts/index.js';
+import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
@@ -15,6 +16,11 @@ export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
  * so that the bridge, not the broker, dead-letters it, with its own headers.
  */
 export const REDELIVERY_LIMIT = Math.min(5, BROKER_DELIVERY_LIMIT - 1);
+
+/** Messages handled at once: rejected ones are dead-lettered in parallel, valid ones still go one by one. */
+export const CONSUMER_CONCURRENCY = 32;
+
+type DeliveryResult = { kind: Delivery } | { kind: 'failed'; detail: string } | { kind: 'stopping' };
 
 export interface EventConsumerOptions {
   connection: Connection;
@@ -48,6 +54,10 @@ export class EventConsumer {
   private readonly deadLetters: Publisher;
   private readonly log: Logger;
   private closed = false;
+  /** Set when shutdown put an event back: every later one goes back too. */
+  private halted = false;
+  /** The tail of the chain that runs valid events in delivery order. */
+  private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: EventConsumerOptions) {
     const { connection, topology, prefetch } = options;
@@ -61,8 +71,8 @@ export class EventConsumer {
         exchanges: [topology.exchange],
         queueBindings: topology.bindings,
         qos: { prefetchCount: prefetch },
-        // One message at a time keeps every trip's events in publish order.
-        concurrency: 1,
+        // Valid events still run one at a time, in order (see inOrder).
+        concurrency: Math.min(CONSUMER_CONCURRENCY, prefetch),
         requeue: true,
         lazy: true,
       },
@@ -89,7 +99,7 @@ export class EventConsumer {
   }
 
   private async handle(msg: AsyncMessage): Promise<ConsumerStatus> {
-    const { metrics } = this.options;
+    const { metrics, dispatcher } = this.options;
     metrics.consumed.inc();
     // Quorum queues count the earlier deliveries that ended without an ack.
     const earlierDeliveries = Number(msg.headers?.['x-delivery-count'] ?? 0);
@@ -97,45 +107,64 @@ export class EventConsumer {
       await this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
       return ConsumerStatus.ACK;
     }
-    const outcome = await this.dispatchWithRetries(msg);
-    switch (outcome.kind) {
+    const decoded = dispatcher.decode(msg.body);
+    if (!decoded.ok) {
+      // Rejected messages need no order: their dead-lettering overlaps with everything else.
+      await this.deadLetter(msg, decoded.reason, decoded.detail);
+      return ConsumerStatus.ACK;
+    }
+    const { event } = decoded;
+    const result = await this.inOrder(() => this.deliverWithRetries(msg, event));
+    switch (result.kind) {
       case 'delivered':
-        metrics.delivered.inc({ type: outcome.event.type });
-        break;
+        metrics.delivered.inc({ type: event.type });
+        return ConsumerStatus.ACK;
       case 'duplicate':
         metrics.duplicates.inc();
-        this.log.debug({ event: 'consumer.duplicate', eventId: outcome.eventId }, 'duplicate acknowledged');
-        break;
-      case 'rejected':
-        await this.deadLetter(msg, outcome.reason, outcome.detail);
-        break;
+        this.log.debug({ event: 'consumer.duplicate', eventId: event.id }, 'duplicate acknowledged');
+        return ConsumerStatus.ACK;
       case 'failed':
-        await this.deadLetter(msg, 'handler_failed', outcome.detail);
-        break;
+        await this.deadLetter(msg, 'handler_failed', result.detail);
+        return ConsumerStatus.ACK;
       case 'stopping':
-        // Left for the next consumer rather than dead-lettered half-way through its retries.
+        // Left in the queue for the next consumer rather than dead-lettered half-way through its retries.
         return ConsumerStatus.REQUEUE;
     }
-    return ConsumerStatus.ACK;
+  }
+
+  /**
+   * Runs valid events one after another in delivery order (rabbitmq-client starts handlers in that
+   * order, and this chain is joined synchronously at the start of each).
+   */
+  private inOrder<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(task);
+    this.lane = run.catch(() => undefined);
+    return run;
   }
 
   /**
    * Retries a failing handler here, in order, instead of requeueing through the broker: a requeued
    * message would come back behind the ones already prefetched, after later events of its trip.
    */
-  private async dispatchWithRetries(
-    msg: AsyncMessage,
-  ): Promise<Outcome | { kind: 'failed'; detail: string } | { kind: 'stopping' }> {
+  private async deliverWithRetries(msg: AsyncMessage, event: BridgeEvent): Promise<DeliveryResult> {
+    // Once one event was put back for shutdown, the ones behind it go back too, keeping their order.
+    if (this.halted) return { kind: 'stopping' };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.options.dispatcher.dispatch(msg.body);
+        return { kind: await this.options.dispatcher.deliver(event) };
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         const delay = HANDLER_RETRY_DELAYS_MS[attempt];
         if (delay === undefined) return { kind: 'failed', detail };
-        if (this.closed) return { kind: 'stopping' };
+        if (this.closed) {
+          this.halted = true;
+          return { kind: 'stopping' };
+        }
         this.options.metrics.handlerRetries.inc();
-        this.log.warn({ event: 'consumer.retry', messageId: msg.messageId, attempt: attempt + 1, detail }, 'handler failed; retrying');
+        this.log.warn(
+          { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt: attempt + 1, detail },
+          'handler failed; retrying',
+        );
         await setTimeout(delay);
       }
     }

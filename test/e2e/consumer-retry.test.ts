@@ -1,5 +1,6 @@
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BridgeEvent } from '../../contracts/index.js';
 import type { Dispatcher } from '../../consumers/dispatcher.js';
 import { EventConsumer, HANDLER_RETRY_DELAYS_MS, REDELIVERY_LIMIT } from '../../src/broker/event-consumer.js';
 import { bridgeTopology } from '../../src/broker/topology.js';
@@ -23,13 +24,20 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
 
   // The real consumer and broker; only the dispatcher is scripted, to fail on demand.
   const dispatcher: Dispatcher = {
-    async dispatch(body) {
-      const { id } = JSON.parse(String(body)) as { id: string };
+    decode(body) {
+      try {
+        return { ok: true, event: JSON.parse(String(body)) as BridgeEvent };
+      } catch {
+        return { ok: false, reason: 'invalid_json', detail: 'not JSON' };
+      }
+    },
+    async deliver({ id }) {
       const n = (attempts.get(id) ?? 0) + 1;
       attempts.set(id, n);
       if (n <= (failuresBeforeSuccess[id] ?? 0)) throw new Error(`handler exploded on ${id}`);
+      if (id.startsWith('slow')) await new Promise((r) => setTimeout(r, 200));
       handled.push(id);
-      return { kind: 'duplicate', eventId: id };
+      return 'delivered';
     },
   };
   const startConsumer = async () => {
@@ -69,6 +77,17 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     expect(dead?.headers?.['x-rejection-reason']).toBe('handler_failed');
     expect(String(dead?.headers?.['x-rejection-detail'])).toContain(`delivered ${REDELIVERY_LIMIT + 1} times`);
     expect(attempts.has('crashes-the-process')).toBe(false);
+  });
+
+  it('delivers valid events in queue order although the consumer handles many messages at once', async () => {
+    await send('slow-first');
+    await send('quick-second');
+    await amqp.publishRaw(exchange, 'trip.updated', '{not json');
+    await send('quick-third');
+    await until(() => handled.includes('quick-third'), 5000, 'the three events');
+    expect(handled.slice(-3)).toEqual(['slow-first', 'quick-second', 'quick-third']);
+    const [dead] = await amqp.drain(`${name}.dead-letter`, 1, 5000);
+    expect(dead?.headers?.['x-rejection-reason']).toBe('invalid_json');
   });
 
   it('is retried in place, so a later event of the same queue does not overtake it', async () => {

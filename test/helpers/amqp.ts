@@ -1,4 +1,4 @@
-import { Connection, type SyncMessage } from 'rabbitmq-client';
+import { Connection, type AsyncMessage } from 'rabbitmq-client';
 
 /** A unique name per test run, so parallel files never share a queue or an exchange. */
 export function uniqueName(prefix: string): string {
@@ -38,21 +38,39 @@ export class TestAmqp {
     return id;
   }
 
-  /** Reads (and acknowledges) up to `count` messages of a queue, waiting up to `timeoutMs` for them. */
-  async drain(queue: string, count: number, timeoutMs = 5000): Promise<SyncMessage[]> {
-    const messages: SyncMessage[] = [];
-    const deadline = Date.now() + timeoutMs;
+  /** Takes (and acknowledges) up to `count` messages of a queue, waiting up to `timeoutMs` for them. */
+  async drain(queue: string, count: number, timeoutMs = 5000): Promise<AsyncMessage[]> {
+    const messages: AsyncMessage[] = [];
+    let done: () => void = () => undefined;
+    const enough = new Promise<void>((resolve) => (done = resolve));
+    const consumer = this.connection.createConsumer(
+      { queue, queueOptions: { queue, passive: true }, noAck: true, qos: { prefetchCount: 500 } },
+      (msg) => {
+        if (messages.length < count) messages.push(msg);
+        if (messages.length >= count) done();
+      },
+    );
+    consumer.on('error', () => undefined);
+    await Promise.race([enough, new Promise((r) => setTimeout(r, timeoutMs))]);
+    await consumer.close();
+    return messages.slice(0, count);
+  }
+
+  /** The bodies of every message now in a queue, leaving them there (taken unacked, then returned). */
+  async peek(queue: string): Promise<unknown[]> {
     const ch = await this.connection.acquire();
+    const bodies: unknown[] = [];
     try {
-      while (messages.length < count && Date.now() < deadline) {
-        const msg = await ch.basicGet({ queue, noAck: true });
-        if (msg) messages.push(msg);
-        else await new Promise((r) => setTimeout(r, 50));
+      for (;;) {
+        const msg = await ch.basicGet({ queue });
+        if (!msg) break;
+        bodies.push(Buffer.isBuffer(msg.body) ? JSON.parse(msg.body.toString()) : msg.body);
       }
     } finally {
+      // Closing the channel returns every unacknowledged message to the queue.
       await ch.close();
     }
-    return messages;
+    return bodies;
   }
 
   async messageCount(queue: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { BridgeEvent } from '../../contracts/index.js';
-import { createDispatcher } from '../../consumers/dispatcher.js';
+import { createDispatcher, type Dispatcher } from '../../consumers/dispatcher.js';
 import { MemoryDedupeStore } from '../../src/state/memory-stores.js';
 
 function message(id: string, data: unknown = { tripId: 'trip-1', changes: { name: 'Alps' } }) {
@@ -25,33 +25,40 @@ function setup(options: { failTimes?: number } = {}) {
   return { dispatcher, dedupe, routed };
 }
 
+/** What the broker layer does with one body: decode, then deliver what is valid. */
+async function dispatch(dispatcher: Dispatcher, body: unknown) {
+  const decoded = dispatcher.decode(body);
+  if (!decoded.ok) return { kind: 'rejected' as const, reason: decoded.reason, detail: decoded.detail };
+  return { kind: await dispatcher.deliver(decoded.event), event: decoded.event };
+}
+
 describe('createDispatcher', () => {
   it('routes a valid event once and reports it delivered', async () => {
     const { dispatcher, routed } = setup();
-    const outcome = await dispatcher.dispatch(Buffer.from(JSON.stringify(message('evt-1'))));
+    const outcome = await dispatch(dispatcher, Buffer.from(JSON.stringify(message('evt-1'))));
     expect(outcome).toMatchObject({ kind: 'delivered', event: { id: 'evt-1', type: 'trip.updated' } });
     expect(routed.map((e) => e.id)).toEqual(['evt-1']);
   });
 
   it('reports a second message with the same id as duplicate and does not route it', async () => {
     const { dispatcher, routed } = setup();
-    await dispatcher.dispatch(message('evt-1'));
-    const outcome = await dispatcher.dispatch(message('evt-1', { tripId: 'trip-2', changes: {} }));
-    expect(outcome).toEqual({ kind: 'duplicate', eventId: 'evt-1' });
+    await dispatch(dispatcher, message('evt-1'));
+    const outcome = await dispatch(dispatcher, message('evt-1', { tripId: 'trip-2', changes: {} }));
+    expect(outcome).toMatchObject({ kind: 'duplicate', event: { id: 'evt-1' } });
     expect(routed).toHaveLength(1);
     expect(routed[0]?.data).toMatchObject({ tripId: 'trip-1' });
   });
 
   it('routes messages with different ids independently', async () => {
     const { dispatcher, routed } = setup();
-    await dispatcher.dispatch(message('evt-1'));
-    await dispatcher.dispatch(message('evt-2'));
+    await dispatch(dispatcher, message('evt-1'));
+    await dispatch(dispatcher, message('evt-2'));
     expect(routed.map((e) => e.id)).toEqual(['evt-1', 'evt-2']);
   });
 
   it('rejects an undecodable message with its reason and detail, without routing or claiming it', async () => {
     const { dispatcher, dedupe, routed } = setup();
-    const outcome = await dispatcher.dispatch(message('evt-bad', { tripId: 'bad id', changes: {} }));
+    const outcome = await dispatch(dispatcher, message('evt-bad', { tripId: 'bad id', changes: {} }));
     expect(outcome).toMatchObject({ kind: 'rejected', reason: 'invalid_data', detail: expect.stringMatching(/^data\.tripId/) });
     expect(routed).toHaveLength(0);
     // The id of a rejected message stays free: a corrected republish under the same id is delivered.
@@ -65,24 +72,24 @@ describe('createDispatcher', () => {
     ['too_large', Buffer.alloc(256 * 1024 + 1, ' ')],
   ])('rejects with %s', async (reason, body) => {
     const { dispatcher, routed } = setup();
-    expect(await dispatcher.dispatch(body)).toMatchObject({ kind: 'rejected', reason });
+    expect(await dispatch(dispatcher, body)).toMatchObject({ kind: 'rejected', reason });
     expect(routed).toHaveLength(0);
   });
 
   it('propagates a routing failure and releases the id, so that the redelivery is routed', async () => {
     const { dispatcher, routed } = setup({ failTimes: 1 });
-    await expect(dispatcher.dispatch(message('evt-1'))).rejects.toThrow('fan-out failed');
+    await expect(dispatch(dispatcher, message('evt-1'))).rejects.toThrow('fan-out failed');
     expect(routed).toHaveLength(0);
 
-    const redelivery = await dispatcher.dispatch(message('evt-1'));
+    const redelivery = await dispatch(dispatcher, message('evt-1'));
     expect(redelivery.kind).toBe('delivered');
     expect(routed.map((e) => e.id)).toEqual(['evt-1']);
   });
 
   it('still treats a successfully routed redelivery as seen afterwards', async () => {
     const { dispatcher } = setup({ failTimes: 1 });
-    await expect(dispatcher.dispatch(message('evt-1'))).rejects.toThrow();
-    await dispatcher.dispatch(message('evt-1'));
-    expect((await dispatcher.dispatch(message('evt-1'))).kind).toBe('duplicate');
+    await expect(dispatch(dispatcher, message('evt-1'))).rejects.toThrow();
+    await dispatch(dispatcher, message('evt-1'));
+    expect((await dispatch(dispatcher, message('evt-1'))).kind).toBe('duplicate');
   });
 });
