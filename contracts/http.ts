@@ -21,3 +21,9 @@ export const ErrorResponse = z.object({ success: z.literal(false), error: ErrorB
 export type TestNotificationBody = z.infer<typeof TestNotificationBody>;
 export type TestTripUpdateBody = z.infer<typeof TestTripUpdateBody>;
 export type BroadcastBody = z.infer<typeof BroadcastBody>;
+
+/** `GET /dead-letters?limit=`: how many to show (the queue is left as it is). */
+export const DeadLetterListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
+
+/** `POST /dead-letters/replay`: how many of the oldest dead letters to publish back to the exchange. */
+export const DeadLetterReplayBody = z.object({ limit: z.number().int().min(1).max(1000).default(100) });

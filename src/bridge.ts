@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createDispatcher } from '../consumers/dispatcher.js';
 import { routeEvent } from '../consumers/route-event.js';
+import { createAudit } from './auth/audit.js';
+import type { LimitRule } from './auth/rate-limiter.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { Broker } from './broker/broker.js';
+import { DeadLetters } from './broker/dead-letters.js';
 import { EventConsumer } from './broker/event-consumer.js';
 import { createEventPublisher, PublishUnavailableError, type EventPublisher } from './broker/publisher.js';
 import { bridgeTopology } from './broker/topology.js';
@@ -14,6 +17,8 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createSocketDirectory } from './realtime/socket-directory.js';
 import { createSocketFanout } from './realtime/socket-fanout.js';
+import { SocketGuard } from './realtime/socket-guard.js';
+import type { SocketLimits } from './realtime/socket-limits.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
 import { MemoryDedupeStore, MemoryStreamStore } from './state/memory-stores.js';
@@ -35,6 +40,13 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
+/** Knobs that are not configuration (no env variable): tests tighten or loosen them. */
+export interface BridgeTuning {
+  socketLimits?: Partial<SocketLimits>;
+  testRouteLimit?: LimitRule;
+  jwksCooldownMs?: number;
+}
+
 function listen(server: HttpServer, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -49,13 +61,14 @@ function listen(server: HttpServer, port: number): Promise<void> {
  * The composition root of one bridge instance: config → stores → broker → Socket.IO → consumers →
  * HTTP, every dependency passed explicitly, so that a test can build two instances in one process.
  */
-export function createBridge(config: Config, logger: Logger): Bridge {
+export function createBridge(config: Config, logger: Logger, tuning: BridgeTuning = {}): Bridge {
   const startedAt = Date.now();
   const verifyToken = createTokenVerifier({
     secret: config.JWT_SECRET,
     jwksUrl: config.JWT_JWKS_URL,
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    jwksCooldownMs: tuning.jwksCooldownMs,
   });
   const streams = new MemoryStreamStore();
   const dedupe = new MemoryDedupeStore();
@@ -82,19 +95,23 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     close: () => eventPublisher.close(),
   };
 
+  const audit = createAudit(logger, metrics);
+  const guard = new SocketGuard({ audit, metrics, logger, limits: tuning.socketLimits });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
     cookieName: config.JWT_COOKIE_NAME,
     verifyToken,
     metrics,
     logger,
+    guard,
   });
-  handleConnections(io, { io, streams, publisher, verifyToken, metrics, logger });
+  handleConnections(io, { io, streams, publisher, verifyToken, metrics, logger, guard });
 
   const fanout = createSocketFanout(io);
+  const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
   const consumer = new EventConsumer({
     connection: broker.consume,
-    topology: bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE),
+    topology,
     prefetch: config.AMQP_PREFETCH,
     dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams }) }),
     metrics,
@@ -107,12 +124,17 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     brokerCounts: () => metrics.brokerCounts(),
     uptimeSeconds: () => Math.floor((Date.now() - startedAt) / 1000),
     publisher,
+    deadLetters: new DeadLetters(broker.publish, topology),
+    deadLetterQueue: topology.deadLetterQueue.queue,
     verifyToken,
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
     registry: metrics.registry,
     logger,
+    audit,
+    metrics,
+    testRouteLimit: tuning.testRouteLimit,
   });
   const server = createServer(getRequestListener(app.fetch));
   io.attach(server);
@@ -137,6 +159,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
         io.emit('server:shutdown', { message: 'the server is shutting down; reconnect', serverTime: new Date().toISOString() });
         // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
         await io.close();
+        guard.close();
         server.closeAllConnections();
         await publisher.close();
         await broker.close();

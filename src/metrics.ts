@@ -61,6 +61,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditEvents = new Counter({
+    name: 'bridge_audit_events_total',
+    help: 'Audit trail entries: refused handshakes, forbidden requests, rate-limit hits and admin actions',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'bridge_rate_limited_total',
+    help: 'Client events, handshakes and HTTP requests refused by a rate limit or the socket cap, by limiter',
+    labelNames: ['limiter'] as const,
+    registers: [this.registry],
+  });
+  readonly socketsExpired = new Counter({
+    name: 'bridge_sockets_expired_total',
+    help: 'Sockets disconnected because their token expired',
+    registers: [this.registry],
+  });
+
   constructor(connectedSockets: () => number) {
     new Gauge({
       name: 'bridge_connected_sockets',

@@ -17,7 +17,16 @@ export interface VerifierOptions {
   jwksUrl?: string | undefined;
   issuer: string;
   audience: string;
+  /**
+   * How long after a JWKS fetch an unknown `kid` is refused instead of refetching (jose's cooldown,
+   * which keeps a flood of made-up kids from hammering the key server). Default 30 s.
+   */
+  jwksCooldownMs?: number | undefined;
 }
+
+/** How long fetched JWKS keys are used before they are fetched again. */
+export const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
+export const JWKS_COOLDOWN_MS = 30_000;
 
 /** Checks a token's signature and claims; resolves to its claims or rejects with a TokenError. */
 export type VerifyToken = (token: string) => Promise<TokenClaims>;
@@ -32,7 +41,10 @@ const ASYMMETRIC = ['RS256', 'ES256'];
 export function createTokenVerifier(options: VerifierOptions): VerifyToken {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 })
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+        cooldownDuration: options.jwksCooldownMs ?? JWKS_COOLDOWN_MS,
+      })
     : undefined;
   const claimChecks = { issuer: options.issuer, audience: options.audience, requiredClaims: ['exp', 'sub'] };
 

@@ -3,10 +3,13 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
+import { createAudit, type Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { requireUser } from './auth.js';
+import { auditTrail } from './audit.js';
+import { requireUser, type AuthEnv } from './auth.js';
+import { deadLetterRoutes, type DeadLetterRouteDeps } from './dead-letter-routes.js';
 import { opsRoutes, type OpsDeps } from './ops-routes.js';
 import { fail } from './respond.js';
 import { testRoutes, type TestRouteDeps } from './test-routes.js';
@@ -14,22 +17,28 @@ import { testRoutes, type TestRouteDeps } from './test-routes.js';
 /** Largest HTTP body accepted (the test endpoints' bodies are small JSON documents). */
 export const MAX_HTTP_BODY_BYTES = 64 * 1024;
 
-export interface HttpAppDeps extends Omit<OpsDeps, 'authenticate'>, Omit<TestRouteDeps, 'authenticate'> {
+export interface HttpAppDeps
+  extends Omit<OpsDeps, 'authenticate'>,
+    Omit<TestRouteDeps, 'authenticate'>,
+    Omit<DeadLetterRouteDeps, 'authenticate'> {
   verifyToken: VerifyToken;
   cookieName: string;
   corsOrigins: string[];
   enableTestEndpoints: boolean;
   registry: Registry;
   logger: Logger;
+  /** The instance's audit trail (one that only logs when not given). */
+  audit?: Audit | undefined;
 }
 
 /** The Hono app: `/metrics` at the root and the contract's routes under `/api/v1/socket`. */
-export function createHttpApp(deps: HttpAppDeps): Hono {
+export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
   const log = deps.logger.child({ component: 'http' });
   const authenticate = requireUser(deps.verifyToken, deps.cookieName);
-  const app = new Hono();
+  const app = new Hono<AuthEnv>();
 
   app.use('*', cors({ origin: deps.corsOrigins, credentials: true }));
+  app.use('*', auditTrail(deps.audit ?? createAudit(deps.logger)));
   app.use(
     '*',
     bodyLimit({
@@ -43,8 +52,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
     return c.body(await deps.registry.metrics());
   });
 
-  const api = new Hono();
+  const api = new Hono<AuthEnv>();
   api.route('/', opsRoutes({ ...deps, authenticate }));
+  api.route('/', deadLetterRoutes({ ...deps, authenticate }));
   if (deps.enableTestEndpoints) api.route('/', testRoutes({ ...deps, authenticate }));
   app.route('/api/v1/socket', api);
 

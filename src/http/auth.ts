@@ -2,10 +2,19 @@ import { createMiddleware } from 'hono/factory';
 import { extractToken } from '../auth/extract-token.js';
 import { userFromClaims } from '../auth/user.js';
 import { TokenError, type VerifyToken } from '../auth/verify-token.js';
+import type { Audit } from '../auth/audit.js';
 import { BridgeError } from '../errors.js';
 import type { AuthUser } from '../realtime/types.js';
 
-export type AuthEnv = { Variables: { user: AuthUser } };
+export type AuthEnv = {
+  Variables: {
+    user: AuthUser;
+    /** The audit trail, set app-wide by auditTrail(). */
+    audit: Audit;
+    /** Set by requireAdmin (or markAdminAction): auditTrail() logs the request as `audit.admin`. */
+    adminAction: boolean;
+  };
+};
 
 /** Requires a valid JWT (Bearer header, `token` query parameter or cookie) and sets `c.var.user`. */
 export function requireUser(verifyToken: VerifyToken, cookieName: string) {
@@ -25,8 +34,12 @@ export function requireUser(verifyToken: VerifyToken, cookieName: string) {
   });
 }
 
-/** Requires `role: "admin"` (after requireUser). */
+/**
+ * Requires `role: "admin"` (after requireUser). Also the audit hook: every request it guards,
+ * allowed or refused, becomes one `audit.admin` line with its final status (see auditTrail()).
+ */
 export const requireAdmin = createMiddleware<AuthEnv>(async (c, next) => {
+  c.set('adminAction', true);
   if (c.var.user.role !== 'admin') throw new BridgeError('forbidden', 'admin only');
   await next();
 });

@@ -2,15 +2,26 @@ import { zValidator } from '@hono/zod-validator';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { BroadcastBody, TestNotificationBody, TestTripUpdateBody } from '../../contracts/index.js';
+import { memoryRateLimiters, type LimitRule, type RateLimiterFactory } from '../auth/rate-limiter.js';
 import { canAccessTrip } from '../auth/user.js';
 import { PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
 import { BridgeError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { clientAddress, markAdminAction } from './audit.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
+import { rateLimit } from './rate-limit.js';
 import { fail, ok } from './respond.js';
+
+/** Each user's budget across the three test endpoints: each call publishes to the broker. */
+export const TEST_ROUTE_LIMIT: LimitRule = { points: 10, durationSeconds: 1 };
 
 export interface TestRouteDeps {
   publisher: Pick<EventPublisher, 'publish'>;
   authenticate: MiddlewareHandler<AuthEnv>;
+  /** Where the budget lives: memory unless told (a Redis factory shares it across instances). */
+  limiters?: RateLimiterFactory | undefined;
+  testRouteLimit?: LimitRule | undefined;
+  metrics?: Pick<Metrics, 'rateLimited'> | undefined;
 }
 
 /** Validates a JSON body; a failure is `invalid_payload` naming the first bad field. */
@@ -27,6 +38,10 @@ const body = <S extends z.ZodType>(schema: S) =>
  */
 export function testRoutes(deps: TestRouteDeps) {
   const app = new Hono<AuthEnv>();
+  const limit = rateLimit({
+    limiter: (deps.limiters ?? memoryRateLimiters)('http_test_routes', deps.testRouteLimit ?? TEST_ROUTE_LIMIT),
+    metrics: deps.metrics,
+  });
   const publish: EventPublisher['publish'] = async (type, data) => {
     try {
       return await deps.publisher.publish(type, data);
@@ -36,21 +51,30 @@ export function testRoutes(deps: TestRouteDeps) {
     }
   };
 
-  app.post('/test-notification', deps.authenticate, body(TestNotificationBody), async (c) => {
+  app.post('/test-notification', deps.authenticate, limit, body(TestNotificationBody), async (c) => {
     const { userId = c.var.user.id, ...notification } = c.req.valid('json');
-    if (userId !== c.var.user.id && c.var.user.role !== 'admin') {
-      throw new BridgeError('forbidden', 'only an admin may notify another user');
+    if (userId !== c.var.user.id) {
+      // Notifying someone else is an admin action: audited, whoever tries it.
+      markAdminAction(c);
+      if (c.var.user.role !== 'admin') throw new BridgeError('forbidden', 'only an admin may notify another user');
     }
     return ok(c, await publish('notification.created', { userId, notification }), 202);
   });
 
-  app.post('/test-trip-update', deps.authenticate, body(TestTripUpdateBody), async (c) => {
+  app.post('/test-trip-update', deps.authenticate, limit, body(TestTripUpdateBody), async (c) => {
     const { tripId, changes } = c.req.valid('json');
-    if (!canAccessTrip(c.var.user, tripId)) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    if (!canAccessTrip(c.var.user, tripId)) {
+      c.get('audit')?.record(
+        'audit.forbidden',
+        { userId: c.var.user.id, address: clientAddress(c), route: `${c.req.method} ${c.req.path}`, tripId },
+        'HTTP request forbidden',
+      );
+      throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    }
     return ok(c, await publish('trip.updated', { tripId, changes, updatedBy: c.var.user.id }), 202);
   });
 
-  app.post('/broadcast', deps.authenticate, requireAdmin, body(BroadcastBody), async (c) => {
+  app.post('/broadcast', deps.authenticate, limit, requireAdmin, body(BroadcastBody), async (c) => {
     return ok(c, await publish('notification.broadcast', { notification: c.req.valid('json') }), 202);
   });
 

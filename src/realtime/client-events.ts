@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamStore } from '../state/stores.js';
 import { presenceIn, userSocketsIn } from './presence.js';
+import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
 
 export interface ClientEventDeps {
@@ -27,6 +28,7 @@ export interface ClientEventDeps {
   verifyToken: VerifyToken;
   metrics: Metrics;
   logger: Logger;
+  guard: SocketGuard;
 }
 
 type AckFn = (response: AckResponse<object>) => void;
@@ -40,11 +42,21 @@ function describe(error: z.ZodError): string {
 
 const serverTime = () => new Date().toISOString();
 
+/** The `tripId` a payload names, for the audit line of a refusal (only when it is a plausible id). */
+function tripIdOf(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null || !Object.hasOwn(payload, 'tripId')) return undefined;
+  const tripId = (payload as { tripId: unknown }).tripId;
+  return typeof tripId === 'string' ? tripId.slice(0, 128) : undefined;
+}
+
 /** Registers the contract's client events on one socket; every failure is answered, none thrown. */
 export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps): void {
-  const { io, streams } = deps;
+  const { io, streams, guard } = deps;
   const user = () => socket.data.user;
   const log = deps.logger.child({ component: 'client-events', socketId: socket.id });
+  const address = socket.handshake.address;
+  /** Every event, known or not, spends the socket's and the user's budgets first. */
+  const spend = (event: string) => guard.limiter.checkEvent({ socketId: socket.id, userId: user().id, address }, event);
 
   /** Validates the payload, runs the handler, and answers through the ack or `request:error`. */
   function on<S extends z.ZodType, R extends object>(
@@ -56,6 +68,7 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as AckFn) : undefined;
       let response: AckResponse<R>;
       try {
+        await spend(event);
         const parsed = schema.safeParse(args[0]);
         if (!parsed.success) throw new BridgeError('invalid_payload', describe(parsed.error));
         response = { ok: true, ...(await run(parsed.data)) };
@@ -63,6 +76,13 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
         response = { ok: false, error: toErrorBody(err) };
         deps.metrics.clientErrors.inc({ event, code: response.error.code });
         if (response.error.code === 'internal') log.error({ event: 'client.internal_error', clientEvent: event, err }, 'handler failed');
+        if (response.error.code === 'forbidden') {
+          guard.audit.record(
+            'audit.forbidden',
+            { userId: user().id, address, socketId: socket.id, clientEvent: event, tripId: tripIdOf(args[0]), reason: response.error.message },
+            'client event forbidden',
+          );
+        }
       }
       if (ack) ack(response);
       else if (!response.ok) socket.emit('request:error', { event, ...response.error });
@@ -125,6 +145,8 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
     }
     if (next.id !== user().id) throw new BridgeError('forbidden', 'the new token is for another user');
     socket.data.user = next;
+    // The socket now ends at the new token's expiry, not the old one's.
+    guard.expiry.track(socket);
     return { expiresAt: new Date(next.exp * 1000).toISOString() };
   });
 
@@ -134,10 +156,18 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
     return { serverTime: now };
   });
 
-  socket.onAny((event: string, ...args: unknown[]) => {
+  socket.onAny(async (event: string, ...args: unknown[]) => {
     if (KNOWN_EVENTS.has(event)) return;
     const ack = args.at(-1);
-    const error = { code: 'invalid_payload' as const, message: `unknown event ${String(event).slice(0, 64)}` };
+    let error: { code: 'invalid_payload' | 'rate_limited' | 'internal'; message: string };
+    try {
+      // Unknown events spend the budget too: inventing names must not be a way around it.
+      await spend(String(event));
+      error = { code: 'invalid_payload', message: `unknown event ${String(event).slice(0, 64)}` };
+    } catch (err) {
+      const body = toErrorBody(err);
+      error = { code: body.code === 'rate_limited' ? 'rate_limited' : 'internal', message: body.message };
+    }
     deps.metrics.clientErrors.inc({ event: 'unknown', code: error.code });
     if (typeof ack === 'function') (ack as AckFn)({ ok: false, error });
     else socket.emit('request:error', { event: String(event).slice(0, 64), ...error });

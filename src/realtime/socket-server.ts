@@ -1,10 +1,13 @@
+import type { IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import { rooms } from '../../consumers/ports.js';
+import type { Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { registerClientEvents, type ClientEventDeps } from './client-events.js';
 import { socketAuth } from './socket-auth.js';
+import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer } from './types.js';
 
 /** Largest message a client may send (the seed design's 1 MB). */
@@ -16,12 +19,35 @@ export interface SocketServerOptions {
   verifyToken: VerifyToken;
   metrics: Metrics;
   logger: Logger;
+  guard: SocketGuard;
+}
+
+/**
+ * Refuses a new session whose `Origin` is not in the allow-list. CORS headers only stop a browser
+ * from reading polling answers; WebSocket upgrades are not subject to CORS at all, and since the
+ * handshake accepts the token cookie, a foreign page could otherwise open a socket as its visitor.
+ * Requests without `Origin` (servers, native apps) are not browsers acting for someone else.
+ */
+function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
+  const allowed = new Set(corsOrigins.map((url) => new URL(url).origin));
+  return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || allowed.has(origin)) return callback(null, true);
+    metrics.handshakeRefusals.inc({ code: 'origin_not_allowed' });
+    audit.record(
+      'socket.refused',
+      { code: 'origin_not_allowed', origin: origin.slice(0, 200), address: req.socket.remoteAddress },
+      'handshake refused',
+    );
+    callback('origin not allowed', false);
+  };
 }
 
 /** The typed Socket.IO server, not yet attached to an HTTP server. */
 export function createSocketServer(options: SocketServerOptions): BridgeServer {
   const io: BridgeServer = new Server({
     cors: { origin: options.corsOrigins, credentials: true },
+    allowRequest: originCheck(options.corsOrigins, options.guard.audit, options.metrics),
     maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
     // Off, so that a room broadcast builds its WebSocket frame once for every recipient.
     perMessageDeflate: false,
@@ -53,7 +79,14 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       { event: 'socket.connected', userId: user.id, socketId: socket.id, transport: socket.conn.transport.name, address },
       'socket connected',
     );
+    deps.guard.expiry.track(socket);
+    // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
+    socket.on('error', (err) => {
+      log.warn({ event: 'socket.protocol_error', userId: user.id, socketId: socket.id, address, reason: err.message }, 'bad packet');
+    });
     socket.on('disconnect', (reason) => {
+      deps.guard.expiry.untrack(socket);
+      void deps.guard.limiter.forgetSocket(socket.id);
       log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
     });
   });

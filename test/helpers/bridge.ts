@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { createBridge, type Bridge } from '../../src/bridge.js';
+import { createBridge, type Bridge, type BridgeTuning } from '../../src/bridge.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { TestAmqp, uniqueName } from './amqp.js';
@@ -17,8 +17,11 @@ export interface TestBridge {
   stop(): Promise<void>;
 }
 
-/** Starts a bridge on port 0 with its own exchange and queues on the real broker. */
-export async function startTestBridge(env: Record<string, string> = {}): Promise<TestBridge> {
+/**
+ * Starts a bridge on port 0 with its own exchange and queues on the real broker; `tuning` sets what
+ * has no env variable (tighter or looser limits, a short JWKS cooldown).
+ */
+export async function startTestBridge(env: Record<string, string> = {}, tuning: BridgeTuning = {}): Promise<TestBridge> {
   if (!amqpUrl) throw new Error('no broker');
   const name = uniqueName('bridge');
   const config = loadConfig({
@@ -31,7 +34,7 @@ export async function startTestBridge(env: Record<string, string> = {}): Promise
     JWT_SECRET: TEST_SECRET,
     ...env,
   });
-  const bridge = createBridge(config, createLogger(config.LOG_LEVEL));
+  const bridge = createBridge(config, createLogger(config.LOG_LEVEL), tuning);
   await bridge.start();
   const amqp = new TestAmqp(amqpUrl);
   return {

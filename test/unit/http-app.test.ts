@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import type { ConnectionInfo, RoomInfo, SocketDirectory } from '../../src/realtime/socket-directory.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
+import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
 
 const ORIGIN = 'http://localhost:5173';
 const BASE = '/api/v1/socket';
@@ -71,6 +72,7 @@ function setup(options: SetupOptions = {}) {
     brokerCounts: async () => ({ consumed: 10, delivered: 7, deadLettered: 2, duplicates: 1 }),
     uptimeSeconds: () => 42,
     publisher,
+    ...fakeDeadLetters(),
     verifyToken: createTokenVerifier({ secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE }),
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:3000', ORIGIN],
