@@ -16,7 +16,8 @@ import { createSocketDirectory } from './realtime/socket-directory.js';
 import { createSocketFanout } from './realtime/socket-fanout.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
-import { MemoryDedupeStore, MemoryStreamStore } from './state/memory-stores.js';
+import { DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { createStreams } from './state/streams.js';
 
 /** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
 export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
@@ -57,8 +58,10 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
-  const streams = new MemoryStreamStore();
+  const history = { ...DEFAULT_HISTORY, size: config.HISTORY_SIZE, ttlMs: config.HISTORY_TTL_SECONDS * 1000 };
+  const streams = createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
   const dedupe = new MemoryDedupeStore();
+  const membership = new MemoryMembershipStore();
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
@@ -89,14 +92,14 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     metrics,
     logger,
   });
-  handleConnections(io, { io, streams, publisher, verifyToken, metrics, logger });
+  handleConnections(io, { io, streams, membership, publisher, verifyToken, metrics, logger });
 
   const fanout = createSocketFanout(io);
   const consumer = new EventConsumer({
     connection: broker.consume,
     topology: bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE),
     prefetch: config.AMQP_PREFETCH,
-    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams }) }),
+    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams, membership }) }),
     metrics,
     logger,
   });
@@ -107,6 +110,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
     brokerCounts: () => metrics.brokerCounts(),
     uptimeSeconds: () => Math.floor((Date.now() - startedAt) / 1000),
     publisher,
+    membership,
     verifyToken,
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
@@ -140,7 +144,7 @@ export function createBridge(config: Config, logger: Logger): Bridge {
         server.closeAllConnections();
         await publisher.close();
         await broker.close();
-        await Promise.all([streams.close(), dedupe.close()]);
+        await Promise.all([streams.trips.close(), streams.users.close(), dedupe.close(), membership.close()]);
         log.info({ event: 'bridge.stopped' }, 'stopped');
       })();
       return closing;

@@ -2,14 +2,16 @@ import { zValidator } from '@hono/zod-validator';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { BroadcastBody, TestNotificationBody, TestTripUpdateBody } from '../../contracts/index.js';
-import { canAccessTrip } from '../auth/user.js';
+import { canJoinTrip } from '../auth/access.js';
 import { PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
 import { BridgeError } from '../errors.js';
+import type { MembershipStore } from '../state/stores.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
 import { fail, ok } from './respond.js';
 
 export interface TestRouteDeps {
   publisher: Pick<EventPublisher, 'publish'>;
+  membership: MembershipStore;
   authenticate: MiddlewareHandler<AuthEnv>;
 }
 
@@ -46,7 +48,7 @@ export function testRoutes(deps: TestRouteDeps) {
 
   app.post('/test-trip-update', deps.authenticate, body(TestTripUpdateBody), async (c) => {
     const { tripId, changes } = c.req.valid('json');
-    if (!canAccessTrip(c.var.user, tripId)) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    if (!(await canJoinTrip(c.var.user, tripId, deps.membership))) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
     return ok(c, await publish('trip.updated', { tripId, changes, updatedBy: c.var.user.id }), 202);
   });
 

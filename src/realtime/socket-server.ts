@@ -1,9 +1,11 @@
 import { Server } from 'socket.io';
+import { StreamPosition } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { registerClientEvents, type ClientEventDeps } from './client-events.js';
+import { replayAndJoin } from './recovery.js';
 import { socketAuth } from './socket-auth.js';
 import type { BridgeServer } from './types.js';
 
@@ -41,20 +43,38 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       socket.data.transport = socket.conn.transport.name;
     });
     const address = socket.handshake.address;
-    socket.join(rooms.user(user.id));
     registerClientEvents(socket, deps);
-    socket.emit('connected', {
-      message: 'connected',
-      userId: user.id,
-      socketId: socket.id,
-      serverTime: connectedAt,
+    socket.on('disconnect', (reason) => {
+      log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
     });
     log.info(
       { event: 'socket.connected', userId: user.id, socketId: socket.id, transport: socket.conn.transport.name, address },
       'socket connected',
     );
-    socket.on('disconnect', (reason) => {
-      log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
-    });
+    // An invalid `notificationsSince` counts as a position that cannot be recovered.
+    const asked = (socket.handshake.auth as { notificationsSince?: unknown }).notificationsSince;
+    const position = asked === undefined ? undefined : StreamPosition.safeParse(asked);
+    const since = position && (position.success ? position.data : { seq: 0, epoch: '' });
+    replayAndJoin({
+      socket,
+      room: rooms.user(user.id),
+      store: deps.streams.users,
+      lock: deps.streams.lock,
+      since,
+      send: (message) => socket.emit('notification', message),
+    }).then(
+      ({ recovered }) =>
+        socket.emit('connected', {
+          message: 'connected',
+          userId: user.id,
+          socketId: socket.id,
+          serverTime: connectedAt,
+          ...(since ? { notificationsRecovered: recovered } : {}),
+        }),
+      (err: unknown) => {
+        log.error({ event: 'socket.connect_failed', err, userId: user.id }, 'could not join the user room');
+        socket.disconnect(true);
+      },
+    );
   });
 }
