@@ -1,10 +1,12 @@
 import type { BridgeEvent, NotificationEvent, TripEvent, TripUpdatedMessage } from '../contracts/index.js';
-import type { StreamStore } from '../src/state/stores.js';
+import type { MembershipStore } from '../src/state/stores.js';
+import type { Streams } from '../src/state/streams.js';
 import { rooms, type FanoutPort } from './ports.js';
 
 export interface RouteDeps {
   fanout: FanoutPort;
-  streams: StreamStore;
+  streams: Streams;
+  membership: MembershipStore;
 }
 
 /** Delivers one validated event to the rooms the contract names for its type. */
@@ -22,25 +24,36 @@ export async function routeEvent(event: BridgeEvent, deps: RouteDeps): Promise<v
   }
 }
 
+/** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
+async function recordMembership(event: TripEvent, time: string, membership: MembershipStore): Promise<void> {
+  const at = Math.floor(Date.parse(time) / 1000);
+  if (event.type === 'trip.member.added' || event.type === 'trip.member.removed') {
+    const change = event.type === 'trip.member.added' ? 'added' : 'removed';
+    await membership.record(event.data.tripId, event.data.userId, { change, at });
+  } else if (event.type === 'trip.deleted') {
+    await membership.recordDeleted(event.data.tripId, at);
+  }
+}
+
 async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps): Promise<void> {
   const { tripId } = event.data;
   const room = rooms.trip(tripId);
-  const { seq, epoch } = await deps.streams.next(room);
-  const message = {
-    eventId: event.id,
-    type: event.type,
-    tripId,
-    seq,
-    epoch,
-    time,
-    source: event.source,
-    data: event.data,
-  } as TripUpdatedMessage;
-  deps.fanout.toRoom(room, { event: 'trip:updated', payload: message });
+  await recordMembership(event, time, deps.membership);
+  await deps.streams.lock.run(room, async () => {
+    const message = await deps.streams.trips.append(
+      room,
+      ({ seq, epoch }) =>
+        ({ eventId: event.id, type: event.type, tripId, seq, epoch, time, source: event.source, data: event.data }) as TripUpdatedMessage,
+    );
+    deps.fanout.toRoom(room, { event: 'trip:updated', payload: message });
 
-  // The event itself goes out first, so that the people leaving see why.
-  if (event.type === 'trip.deleted') await deps.fanout.leaveTrip(tripId, 'deleted');
-  if (event.type === 'trip.member.removed') await deps.fanout.leaveTrip(tripId, 'removed', event.data.userId);
+    // The event itself goes out first, so that the people leaving see why.
+    if (event.type === 'trip.member.removed') await deps.fanout.leaveTrip(tripId, 'removed', event.data.userId);
+    if (event.type === 'trip.deleted') {
+      await deps.fanout.leaveTrip(tripId, 'deleted');
+      await deps.streams.trips.drop(room);
+    }
+  });
 }
 
 async function deliverNotification(
@@ -53,10 +66,15 @@ async function deliverNotification(
   for (const recipient of recipients) {
     const room = rooms.user(recipient);
     // Each user has a stream of their own, so each copy carries that user's seq.
-    const { seq, epoch } = await deps.streams.next(room);
-    deps.fanout.toRoom(room, {
-      event: 'notification',
-      payload: { ...notification, eventId: event.id, seq, epoch, time },
+    await deps.streams.lock.run(room, async () => {
+      const message = await deps.streams.users.append(room, ({ seq, epoch }) => ({
+        ...notification,
+        eventId: event.id,
+        seq,
+        epoch,
+        time,
+      }));
+      deps.fanout.toRoom(room, { event: 'notification', payload: message });
     });
   }
 }

@@ -21,7 +21,8 @@ import { SocketGuard } from './realtime/socket-guard.js';
 import type { SocketLimits } from './realtime/socket-limits.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
-import { MemoryDedupeStore, MemoryStreamStore } from './state/memory-stores.js';
+import { DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { createStreams } from './state/streams.js';
 
 /** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
 export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
@@ -70,8 +71,10 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     audience: config.JWT_AUDIENCE,
     jwksCooldownMs: tuning.jwksCooldownMs,
   });
-  const streams = new MemoryStreamStore();
+  const history = { ...DEFAULT_HISTORY, size: config.HISTORY_SIZE, ttlMs: config.HISTORY_TTL_SECONDS * 1000 };
+  const streams = createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
   const dedupe = new MemoryDedupeStore();
+  const membership = new MemoryMembershipStore();
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
@@ -105,7 +108,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     logger,
     guard,
   });
-  handleConnections(io, { io, streams, publisher, verifyToken, metrics, logger, guard });
+  handleConnections(io, { io, streams, membership, publisher, verifyToken, metrics, logger, guard });
 
   const fanout = createSocketFanout(io);
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
@@ -113,7 +116,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     connection: broker.consume,
     topology,
     prefetch: config.AMQP_PREFETCH,
-    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams }) }),
+    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams, membership }) }),
     metrics,
     logger,
   });
@@ -126,6 +129,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     publisher,
     deadLetters: new DeadLetters(broker.publish, topology),
     deadLetterQueue: topology.deadLetterQueue.queue,
+    membership,
     verifyToken,
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
@@ -163,7 +167,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
         server.closeAllConnections();
         await publisher.close();
         await broker.close();
-        await Promise.all([streams.close(), dedupe.close()]);
+        await Promise.all([streams.trips.close(), streams.users.close(), dedupe.close(), membership.close()]);
         log.info({ event: 'bridge.stopped' }, 'stopped');
       })();
       return closing;

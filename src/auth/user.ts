@@ -12,8 +12,3 @@ export function userFromClaims(claims: TokenClaims): AuthUser {
     iat: claims.iat,
   };
 }
-
-/** Whether the user may join (and publish to) a trip: admin, or the token lists it. */
-export function canAccessTrip(user: AuthUser, tripId: string): boolean {
-  return user.role === 'admin' || user.trips.includes(tripId);
-}

@@ -3,11 +3,12 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { BroadcastBody, TestNotificationBody, TestTripUpdateBody } from '../../contracts/index.js';
 import { memoryRateLimiters, type LimitRule, type RateLimiterFactory } from '../auth/rate-limiter.js';
-import { canAccessTrip } from '../auth/user.js';
+import { canJoinTrip } from '../auth/access.js';
 import { PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { clientAddress, markAdminAction } from './audit.js';
+import type { MembershipStore } from '../state/stores.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
 import { rateLimit } from './rate-limit.js';
 import { fail, ok } from './respond.js';
@@ -17,6 +18,7 @@ export const TEST_ROUTE_LIMIT: LimitRule = { points: 10, durationSeconds: 1 };
 
 export interface TestRouteDeps {
   publisher: Pick<EventPublisher, 'publish'>;
+  membership: MembershipStore;
   authenticate: MiddlewareHandler<AuthEnv>;
   /** Where the budget lives: memory unless told (a Redis factory shares it across instances). */
   limiters?: RateLimiterFactory | undefined;
@@ -63,7 +65,7 @@ export function testRoutes(deps: TestRouteDeps) {
 
   app.post('/test-trip-update', deps.authenticate, limit, body(TestTripUpdateBody), async (c) => {
     const { tripId, changes } = c.req.valid('json');
-    if (!canAccessTrip(c.var.user, tripId)) {
+    if (!(await canJoinTrip(c.var.user, tripId, deps.membership))) {
       c.get('audit')?.record(
         'audit.forbidden',
         { userId: c.var.user.id, address: clientAddress(c), route: `${c.req.method} ${c.req.path}`, tripId },

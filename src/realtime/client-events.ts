@@ -10,20 +10,24 @@ import {
   type ClientEventName,
 } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
-import { canAccessTrip, userFromClaims } from '../auth/user.js';
+import { canJoinTrip } from '../auth/access.js';
+import { userFromClaims } from '../auth/user.js';
 import { TokenError, type VerifyToken } from '../auth/verify-token.js';
 import { InvalidEventError, PublishUnavailableError, type EventPublisher } from '../broker/publisher.js';
 import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { StreamStore } from '../state/stores.js';
+import type { MembershipStore } from '../state/stores.js';
+import type { Streams } from '../state/streams.js';
 import { presenceIn, userSocketsIn } from './presence.js';
+import { replayAndJoin } from './recovery.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
 
 export interface ClientEventDeps {
   io: BridgeServer;
-  streams: StreamStore;
+  streams: Streams;
+  membership: MembershipStore;
   publisher: EventPublisher;
   verifyToken: VerifyToken;
   metrics: Metrics;
@@ -91,27 +95,43 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
     socket.on(event, listener as never);
   }
 
-  const requireJoined = (tripId: string) => {
-    if (!socket.rooms.has(rooms.trip(tripId))) throw new BridgeError('not_joined', `join trip ${tripId} first`);
+  /** The socket must be in the trip's room: `forbidden` for a user who may not join it, else `not_joined`. */
+  const requireJoined = async (tripId: string) => {
+    if (socket.rooms.has(rooms.trip(tripId))) return;
+    if (!(await canJoinTrip(user(), tripId, deps.membership))) {
+      throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+    }
+    throw new BridgeError('not_joined', `join trip ${tripId} first`);
   };
 
-  on('trip:join', TripJoinPayload, async ({ tripId }) => {
+  on('trip:join', TripJoinPayload, async ({ tripId, since }) => {
     const me = user();
-    if (!canAccessTrip(me, tripId)) throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
     const room = rooms.trip(tripId);
-    const firstSocket = !socket.rooms.has(room) && (await userSocketsIn(io, room, me.id)) === 0;
-    // Join before reading the head: an event that lands in between is received, not skipped.
-    await socket.join(room);
-    const { seq, epoch } = await streams.head(room);
+    const alreadyJoined = socket.rooms.has(room);
+    const firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
+    // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be missed.
+    const { head, recovered } = await replayAndJoin({
+      socket,
+      room,
+      store: streams.trips,
+      lock: streams.lock,
+      // A socket already in the room missed nothing: it only gets the current head.
+      since: alreadyJoined ? undefined : since,
+      send: (message) => socket.emit('trip:updated', message),
+      check: async () => {
+        if (!(await canJoinTrip(me, tripId, deps.membership))) {
+          throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+        }
+      },
+    });
     if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
-    socket.emit('trip:joined', { tripId, seq });
-    // History and `since` recovery are not kept yet, so nothing is ever recovered.
-    return { tripId, seq, epoch, recovered: false, presence: await presenceIn(io, room) };
+    socket.emit('trip:joined', { tripId, seq: head.seq });
+    return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: await presenceIn(io, room) };
   });
 
   on('trip:leave', TripLeavePayload, async ({ tripId }) => {
-    requireJoined(tripId);
     const room = rooms.trip(tripId);
+    if (!socket.rooms.has(room)) throw new BridgeError('not_joined', `not in trip ${tripId}`);
     await socket.leave(room);
     socket.emit('trip:left', { tripId, reason: 'left' });
     if ((await userSocketsIn(io, room, user().id)) === 0) io.to(room).emit('user:left', { tripId, userId: user().id });
@@ -119,7 +139,7 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
   });
 
   on('trip:update', TripUpdatePayload, async ({ tripId, changes }) => {
-    requireJoined(tripId);
+    await requireJoined(tripId);
     try {
       return await deps.publisher.publish('client.trip.update', { tripId, changes, userId: user().id });
     } catch (err) {
@@ -129,8 +149,8 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
     }
   });
 
-  on('trip:typing', TripTypingPayload, ({ tripId, typing }) => {
-    requireJoined(tripId);
+  on('trip:typing', TripTypingPayload, async ({ tripId, typing }) => {
+    await requireJoined(tripId);
     socket.to(rooms.trip(tripId)).volatile.emit('trip:typing', { tripId, userId: user().id, typing });
     return { tripId };
   });

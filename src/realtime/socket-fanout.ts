@@ -25,11 +25,15 @@ export function createSocketFanout(io: BridgeServer): FanoutPort {
         return;
       }
       // The user's sockets that are in the trip's room: the intersection of two rooms.
+      let left = 0;
       for (const socket of await io.in(rooms.user(userId)).fetchSockets()) {
         if (!socket.rooms.has(room)) continue;
         socket.leave(room);
         socket.emit('trip:left', { tripId, reason });
+        left += 1;
       }
+      // Presence: the others see the user go, as when their last socket leaves.
+      if (left > 0) io.to(room).emit('user:left', { tripId, userId });
     },
   };
 }

@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
+import { StreamPosition } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
 import type { Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { registerClientEvents, type ClientEventDeps } from './client-events.js';
+import { replayAndJoin } from './recovery.js';
 import { socketAuth } from './socket-auth.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer } from './types.js';
@@ -67,14 +69,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       socket.data.transport = socket.conn.transport.name;
     });
     const address = socket.handshake.address;
-    socket.join(rooms.user(user.id));
     registerClientEvents(socket, deps);
-    socket.emit('connected', {
-      message: 'connected',
-      userId: user.id,
-      socketId: socket.id,
-      serverTime: connectedAt,
-    });
     log.info(
       { event: 'socket.connected', userId: user.id, socketId: socket.id, transport: socket.conn.transport.name, address },
       'socket connected',
@@ -89,5 +84,30 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       void deps.guard.limiter.forgetSocket(socket.id);
       log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
     });
+    // An invalid `notificationsSince` counts as a position that cannot be recovered.
+    const asked = (socket.handshake.auth as { notificationsSince?: unknown }).notificationsSince;
+    const position = asked === undefined ? undefined : StreamPosition.safeParse(asked);
+    const since = position && (position.success ? position.data : { seq: 0, epoch: '' });
+    replayAndJoin({
+      socket,
+      room: rooms.user(user.id),
+      store: deps.streams.users,
+      lock: deps.streams.lock,
+      since,
+      send: (message) => socket.emit('notification', message),
+    }).then(
+      ({ recovered }) =>
+        socket.emit('connected', {
+          message: 'connected',
+          userId: user.id,
+          socketId: socket.id,
+          serverTime: connectedAt,
+          ...(since ? { notificationsRecovered: recovered } : {}),
+        }),
+      (err: unknown) => {
+        log.error({ event: 'socket.connect_failed', err, userId: user.id }, 'could not join the user room');
+        socket.disconnect(true);
+      },
+    );
   });
 }

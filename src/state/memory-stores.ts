@@ -1,35 +1,52 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { DedupeStore, StreamHead, StreamStore } from './stores.js';
+import type {
+  DedupeStore,
+  MembershipFact,
+  MembershipStore,
+  Recovery,
+  StreamHead,
+  StreamStore,
+} from './stores.js';
 
-export interface MemoryStoreLimits {
-  /** Most streams remembered; the least recently used is forgotten (its next event starts a new epoch). */
-  maxStreams: number;
-  /** Most event ids held for de-duplication, and for how long. */
-  dedupeMaxIds: number;
-  dedupeWindowMs: number;
+export interface HistoryLimits {
+  /** Messages kept per stream (`HISTORY_SIZE`). */
+  size: number;
+  /** How long a message is kept (`HISTORY_TTL_SECONDS`, in ms). */
+  ttlMs: number;
+  /** Messages kept across all streams; past it, the least recently used streams are forgotten. */
+  maxMessages: number;
 }
 
-export const DEFAULT_MEMORY_LIMITS: MemoryStoreLimits = {
-  maxStreams: 100_000,
-  dedupeMaxIds: 100_000,
-  dedupeWindowMs: 10 * 60_000,
-};
+export const DEFAULT_HISTORY: HistoryLimits = { size: 100, ttlMs: 300_000, maxMessages: 200_000 };
 
-/** Stream numbering in this process's memory: lost on restart, hence one epoch prefix per process. */
-export class MemoryStreamStore implements StreamStore {
-  private readonly heads: LRUCache<string, StreamHead>;
+interface Stream<T> extends StreamHead {
+  history: Array<{ seq: number; at: number; message: T }>;
+}
+
+/** Streams and their history in this process's memory: lost on restart, hence one epoch prefix per process. */
+export class MemoryStreamStore<T> implements StreamStore<T> {
+  private readonly streams: LRUCache<string, Stream<T>>;
   private readonly bootId = randomBytes(6).toString('base64url');
   private created = 0;
 
-  constructor(maxStreams = DEFAULT_MEMORY_LIMITS.maxStreams) {
-    this.heads = new LRUCache({ max: maxStreams });
+  constructor(
+    private readonly limits: HistoryLimits = DEFAULT_HISTORY,
+    private readonly now: () => number = Date.now,
+  ) {
+    // Sized by the messages a stream holds, so that many busy trips cannot exhaust memory.
+    this.streams = new LRUCache({ maxSize: limits.maxMessages, sizeCalculation: (s) => s.history.length + 1 });
   }
 
-  async next(stream: string): Promise<StreamHead> {
-    const head = this.open(stream);
-    head.seq += 1;
-    return { seq: head.seq, epoch: head.epoch };
+  async append(stream: string, build: (head: StreamHead) => T): Promise<T> {
+    const s = this.open(stream);
+    s.seq += 1;
+    const message = build({ seq: s.seq, epoch: s.epoch });
+    s.history.push({ seq: s.seq, at: this.now(), message });
+    if (s.history.length > this.limits.size) s.history.shift();
+    // A new object, since lru-cache re-measures a size only when the value changes.
+    this.streams.set(stream, { ...s });
+    return message;
   }
 
   async head(stream: string): Promise<StreamHead> {
@@ -37,26 +54,49 @@ export class MemoryStreamStore implements StreamStore {
     return { seq, epoch };
   }
 
-  async close(): Promise<void> {
-    this.heads.clear();
+  async since(stream: string, position: StreamHead): Promise<Recovery<T>> {
+    const s = this.open(stream);
+    const head = { seq: s.seq, epoch: s.epoch };
+    if (position.epoch !== s.epoch || position.seq > s.seq) return { recovered: false, head };
+    const cutoff = this.now() - this.limits.ttlMs;
+    while (s.history.length > 0 && s.history[0]!.at < cutoff) s.history.shift();
+    const missed = s.history.filter((entry) => entry.seq > position.seq);
+    // Recovered only when the history still holds the first missed message.
+    const complete = position.seq === s.seq || missed[0]?.seq === position.seq + 1;
+    return complete ? { recovered: true, head, messages: missed.map((e) => e.message) } : { recovered: false, head };
   }
 
-  private open(stream: string): StreamHead {
-    let head = this.heads.get(stream);
-    if (!head) {
-      head = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}` };
-      this.heads.set(stream, head);
+  async drop(stream: string): Promise<void> {
+    this.streams.delete(stream);
+  }
+
+  async close(): Promise<void> {
+    this.streams.clear();
+  }
+
+  private open(stream: string): Stream<T> {
+    let s = this.streams.get(stream);
+    if (!s) {
+      s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, history: [] };
+      this.streams.set(stream, s);
     }
-    return head;
+    return s;
   }
 }
+
+export interface DedupeLimits {
+  maxIds: number;
+  windowMs: number;
+}
+
+export const DEFAULT_DEDUPE: DedupeLimits = { maxIds: 100_000, windowMs: 10 * 60_000 };
 
 /** The de-duplication window in this process's memory, bounded in count and age. */
 export class MemoryDedupeStore implements DedupeStore {
   private readonly seen: LRUCache<string, true>;
 
-  constructor(maxIds = DEFAULT_MEMORY_LIMITS.dedupeMaxIds, windowMs = DEFAULT_MEMORY_LIMITS.dedupeWindowMs) {
-    this.seen = new LRUCache({ max: maxIds, ttl: windowMs });
+  constructor(limits: DedupeLimits = DEFAULT_DEDUPE) {
+    this.seen = new LRUCache({ max: limits.maxIds, ttl: limits.windowMs });
   }
 
   async claim(id: string): Promise<boolean> {
@@ -71,5 +111,40 @@ export class MemoryDedupeStore implements DedupeStore {
 
   async close(): Promise<void> {
     this.seen.clear();
+  }
+}
+
+export interface MembershipLimits {
+  maxFacts: number;
+  /** How long a fact is kept: longer than any token lives, so that a removal outlasts the tokens it voids. */
+  ttlMs: number;
+}
+
+export const DEFAULT_MEMBERSHIP: MembershipLimits = { maxFacts: 100_000, ttlMs: 24 * 3600_000 };
+
+/** Membership changes in this process's memory, bounded in count and age. */
+export class MemoryMembershipStore implements MembershipStore {
+  private readonly facts: LRUCache<string, MembershipFact>;
+
+  constructor(limits: MembershipLimits = DEFAULT_MEMBERSHIP) {
+    this.facts = new LRUCache({ max: limits.maxFacts, ttl: limits.ttlMs });
+  }
+
+  async record(tripId: string, userId: string, fact: MembershipFact): Promise<void> {
+    this.facts.set(`${tripId}\n${userId}`, fact);
+  }
+
+  async recordDeleted(tripId: string, at: number): Promise<void> {
+    this.facts.set(tripId, { change: 'deleted', at });
+  }
+
+  async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {
+    const member = this.facts.get(`${tripId}\n${userId}`);
+    const deleted = this.facts.get(tripId);
+    return { ...(member ? { member } : {}), ...(deleted ? { deleted } : {}) };
+  }
+
+  async close(): Promise<void> {
+    this.facts.clear();
   }
 }

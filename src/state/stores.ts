@@ -4,15 +4,25 @@ export interface StreamHead {
   epoch: string;
 }
 
+/** What a stream kept since a position: every later message, or `recovered: false` when it cannot say. */
+export type Recovery<T> =
+  | { recovered: true; head: StreamHead; messages: T[] }
+  | { recovered: false; head: StreamHead };
+
 /**
- * Numbering of the per-trip and per-user streams. Streams are named like rooms (`trip:<id>`,
- * `user:<id>`). An implementation that forgets a stream must start it again under a new epoch.
+ * The numbered per-trip and per-user streams and their recent history. Streams are named like rooms
+ * (`trip:<id>`, `user:<id>`). An implementation that forgets a stream starts it again under a new
+ * epoch, so that clients can tell.
  */
-export interface StreamStore {
-  /** Reserves the next position of a stream. Calls for one stream resolve in call order. */
-  next(stream: string): Promise<StreamHead>;
+export interface StreamStore<T> {
+  /** Gives the message built for the stream's next position that position, and keeps it in history. */
+  append(stream: string, build: (head: StreamHead) => T): Promise<T>;
   /** The last position given out (seq 0 for a stream with no event yet). */
   head(stream: string): Promise<StreamHead>;
+  /** The messages after `position`, if the history still reaches back to it within the same epoch. */
+  since(stream: string, position: StreamHead): Promise<Recovery<T>>;
+  /** Forgets a stream and its history (its next message starts a new epoch). */
+  drop(stream: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,5 +32,23 @@ export interface DedupeStore {
   claim(id: string): Promise<boolean>;
   /** Forgets a claim whose event could not be handled, so that its redelivery is handled. */
   release(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The last membership change of a user in a trip, or of the trip itself, with its time in seconds. */
+export interface MembershipFact {
+  change: 'added' | 'removed' | 'deleted';
+  /** Seconds since the epoch, comparable with a token's `iat`. */
+  at: number;
+}
+
+/** Membership changes learned from `trip.member.*` and `trip.deleted` events, kept for a time. */
+export interface MembershipStore {
+  /** Records the latest change of one user in a trip. */
+  record(tripId: string, userId: string, fact: MembershipFact): Promise<void>;
+  /** Records that the trip was deleted. */
+  recordDeleted(tripId: string, at: number): Promise<void>;
+  /** The user's latest change in the trip and the trip's deletion, where known. */
+  lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }>;
   close(): Promise<void>;
 }

@@ -29,6 +29,7 @@ describe.skipIf(!amqpUrl)('the dead-letter routes for operators', () => {
 
   it('lists dead letters with their reason and body, and leaves them in the queue', async () => {
     await t.amqp.publishRaw(t.config.AMQP_EXCHANGE, 'trip.updated', '{"broken":');
+    for (let i = 0; i < 100 && (await t.amqp.messageCount(dlq)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const res = await api('/dead-letters?limit=10', admin);
     expect(res.status).toBe(200);
     const { data } = (await res.json()) as { data: { queue: string; total: number; messages: Array<Record<string, unknown>> } };

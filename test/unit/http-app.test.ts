@@ -3,6 +3,7 @@ import { createTokenVerifier } from '../../src/auth/verify-token.js';
 import { PublishUnavailableError } from '../../src/broker/publisher.js';
 import { createHttpApp, MAX_HTTP_BODY_BYTES } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
+import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
 import { Metrics } from '../../src/metrics.js';
 import type { ConnectionInfo, RoomInfo, SocketDirectory } from '../../src/realtime/socket-directory.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
@@ -73,6 +74,7 @@ function setup(options: SetupOptions = {}) {
     uptimeSeconds: () => 42,
     publisher,
     ...fakeDeadLetters(),
+    membership: new MemoryMembershipStore(),
     verifyToken: createTokenVerifier({ secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE }),
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:3000', ORIGIN],

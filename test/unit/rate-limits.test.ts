@@ -9,6 +9,7 @@ import { Metrics } from '../../src/metrics.js';
 import { DEFAULT_SOCKET_LIMITS, MAX_SOCKETS_PER_USER, SocketLimiter } from '../../src/realtime/socket-limits.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
+import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
 
 /** A logger whose JSON lines land in an array. */
 function capturedLogger() {
@@ -141,6 +142,7 @@ describe('HTTP rate limit on the test endpoints (app.request, no network)', () =
       brokerCounts: async () => ({ consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 }),
       uptimeSeconds: () => 1,
       ...fakeDeadLetters(),
+      membership: new MemoryMembershipStore(),
       publisher: { publish: async (type: string) => (published.push(type), { eventId: 'e1' }) },
       verifyToken,
       cookieName: 'access_token',

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import type { BridgeEvent, EventData, EventType, TripLeftReason } from '../../contracts/index.js';
 import type { FanoutPort, Push } from '../../consumers/ports.js';
 import { routeEvent } from '../../consumers/route-event.js';
-import { MemoryStreamStore } from '../../src/state/memory-stores.js';
+import { MemoryMembershipStore, MemoryStreamStore } from '../../src/state/memory-stores.js';
+import { createStreams } from '../../src/state/streams.js';
 
 type Call =
   | { call: 'toRoom'; room: string; push: Push }
@@ -47,9 +48,10 @@ function event<T extends EventType>(type: T, data: EventData<T>, extra: { time?:
 
 function setup() {
   const fanout = new RecordingFanout();
-  const streams = new MemoryStreamStore();
-  const route = (e: BridgeEvent) => routeEvent(e, { fanout, streams });
-  return { fanout, streams, route };
+  const streams = createStreams(new MemoryStreamStore(), new MemoryStreamStore());
+  const membership = new MemoryMembershipStore();
+  const route = (e: BridgeEvent) => routeEvent(e, { fanout, streams, membership });
+  return { fanout, streams, membership, route };
 }
 
 const notification = { type: 'info' as const, title: 'Vote', message: 'A new vote is open' };
@@ -108,7 +110,7 @@ describe('routeEvent: trip events', () => {
     const { streams, route } = setup();
     await route(event('trip.updated', { tripId: 't1', changes: {} }));
     await route(event('trip.updated', { tripId: 't1', changes: {} }));
-    expect((await streams.head('trip:t1')).seq).toBe(2);
+    expect((await streams.trips.head('trip:t1')).seq).toBe(2);
   });
 
   it('stamps an event without time with the time it is handled', async () => {
@@ -196,5 +198,45 @@ describe('routeEvent: notifications', () => {
         push: { event: 'notification', payload: { ...notification, eventId: e.id, time: '2026-11-25T10:00:00.000Z' } },
       },
     ]);
+  });
+});
+
+describe('routeEvent: membership and history', () => {
+  const at = Math.floor(Date.parse('2026-11-25T10:00:00.000Z') / 1000);
+
+  it('records trip.member.added and trip.member.removed with the event time', async () => {
+    const { membership, route } = setup();
+    await route(event('trip.member.added', { tripId: 't1', userId: 'u1' }));
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at } });
+    await route(event('trip.member.removed', { tripId: 't1', userId: 'u1' }, { time: '2026-11-25T11:00:00.000Z' }));
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: at + 3600 } });
+  });
+
+  it('keeps what it delivered for recovery, numbered as delivered', async () => {
+    const { streams, fanout, route } = setup();
+    await route(event('trip.updated', { tripId: 't1', changes: { a: 1 } }));
+    await route(event('trip.updated', { tripId: 't1', changes: { a: 2 } }));
+    const { epoch } = await streams.trips.head('trip:t1');
+    const recovery = await streams.trips.since('trip:t1', { seq: 0, epoch });
+    expect(recovery.recovered && recovery.messages).toEqual(fanout.roomPushes().map(([, payload]) => payload));
+  });
+
+  it('records trip.deleted and drops the trip history, so the next event starts a new epoch', async () => {
+    const { streams, membership, route } = setup();
+    await route(event('trip.updated', { tripId: 't1', changes: {} }));
+    const before = await streams.trips.head('trip:t1');
+    await route(event('trip.deleted', { tripId: 't1' }));
+    expect(await membership.lookup('t1', 'anyone')).toEqual({ deleted: { change: 'deleted', at } });
+    const after = await streams.trips.head('trip:t1');
+    expect(after.seq).toBe(0);
+    expect(after.epoch).not.toBe(before.epoch);
+  });
+
+  it('keeps each user notification for that user’s recovery', async () => {
+    const { streams, route } = setup();
+    await route(event('notification.created', { userIds: ['u1', 'u2'], notification }));
+    const head = await streams.users.head('user:u2');
+    const recovery = await streams.users.since('user:u2', { seq: 0, epoch: head.epoch });
+    expect(recovery).toMatchObject({ recovered: true, messages: [{ title: notification.title, seq: 1 }] });
   });
 });
