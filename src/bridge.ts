@@ -99,7 +99,16 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   };
 
   const audit = createAudit(logger, metrics);
-  const guard = new SocketGuard({ audit, metrics, logger, limits: tuning.socketLimits });
+  const guard = new SocketGuard({
+    audit,
+    metrics,
+    logger,
+    limits: {
+      socketsPerUser: config.MAX_SOCKETS_PER_USER,
+      handshakesPerAddress: { points: config.HANDSHAKES_PER_ADDRESS, durationSeconds: 5 },
+      ...tuning.socketLimits,
+    },
+  });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
     cookieName: config.JWT_COOKIE_NAME,

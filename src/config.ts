@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SOCKET_LIMITS } from './realtime/socket-limits.js';
 
 /** The development-only HS256 key used when `JWT_SECRET` is unset outside production. */
 export const DEV_JWT_SECRET = 'group-planner-dev-secret-do-not-use-in-production';
@@ -37,6 +38,8 @@ const EnvSchema = z.object({
   HISTORY_TTL_SECONDS: positiveInt.default(300),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   ENABLE_TEST_ENDPOINTS: bool.optional(),
+  MAX_SOCKETS_PER_USER: positiveInt.max(100_000).default(DEFAULT_SOCKET_LIMITS.socketsPerUser).describe('sockets one user may hold on one instance'),
+  HANDSHAKES_PER_ADDRESS: positiveInt.default(DEFAULT_SOCKET_LIMITS.handshakesPerAddress.points).describe('handshakes per client address per 5 s'),
 });
 
 export type Config = Omit<z.infer<typeof EnvSchema>, 'ENABLE_TEST_ENDPOINTS' | 'JWT_SECRET'> & {

@@ -53,37 +53,51 @@ function tripIdOf(payload: unknown): string | undefined {
   return typeof tripId === 'string' ? tripId.slice(0, 128) : undefined;
 }
 
-/** Registers the contract's client events on one socket; every failure is answered, none thrown. */
-export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps): void {
-  const { io, streams, guard } = deps;
-  const user = () => socket.data.user;
-  const log = deps.logger.child({ component: 'client-events', socketId: socket.id });
-  const address = socket.handshake.address;
-  /** Every event, known or not, spends the socket's and the user's budgets first. */
-  const spend = (event: string) => guard.limiter.checkEvent({ socketId: socket.id, userId: user().id, address }, event);
+type Listener = (this: BridgeSocket, ...args: unknown[]) => Promise<void>;
 
-  /** Validates the payload, runs the handler, and answers through the ack or `request:error`. */
-  function on<S extends z.ZodType, R extends object>(
+/**
+ * Builds the contract's client-event listeners once per server and returns the function that puts
+ * them on each socket. The listeners read their socket from `this` (Socket.IO calls them that way),
+ * so a connection costs no closures of its own. Every failure is answered, none thrown.
+ */
+export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket) => void {
+  const { io, streams, guard } = deps;
+  const log = deps.logger.child({ component: 'client-events' });
+  /** Every event, known or not, spends the socket's and the user's budgets first. */
+  const spend = (socket: BridgeSocket, event: string) =>
+    guard.limiter.checkEvent({ socketId: socket.id, userId: socket.data.user.id, address: socket.handshake.address }, event);
+
+  /** A listener that validates the payload, runs the handler, and answers through the ack or `request:error`. */
+  function listener<S extends z.ZodType, R extends object>(
     event: ClientEventName,
     schema: S,
-    run: (payload: z.infer<S>) => Promise<R> | R,
-  ): void {
-    const listener = async (...args: unknown[]) => {
+    run: (socket: BridgeSocket, payload: z.infer<S>) => Promise<R> | R,
+  ): [ClientEventName, Listener] {
+    const answer = async (socket: BridgeSocket, args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as AckFn) : undefined;
       let response: AckResponse<R>;
       try {
-        await spend(event);
+        await spend(socket, event);
         const parsed = schema.safeParse(args[0]);
         if (!parsed.success) throw new BridgeError('invalid_payload', describe(parsed.error));
-        response = { ok: true, ...(await run(parsed.data)) };
+        response = { ok: true, ...(await run(socket, parsed.data)) };
       } catch (err) {
         response = { ok: false, error: toErrorBody(err) };
         deps.metrics.clientErrors.inc({ event, code: response.error.code });
-        if (response.error.code === 'internal') log.error({ event: 'client.internal_error', clientEvent: event, err }, 'handler failed');
+        if (response.error.code === 'internal') {
+          log.error({ event: 'client.internal_error', clientEvent: event, socketId: socket.id, err }, 'handler failed');
+        }
         if (response.error.code === 'forbidden') {
           guard.audit.record(
             'audit.forbidden',
-            { userId: user().id, address, socketId: socket.id, clientEvent: event, tripId: tripIdOf(args[0]), reason: response.error.message },
+            {
+              userId: socket.data.user.id,
+              address: socket.handshake.address,
+              socketId: socket.id,
+              clientEvent: event,
+              tripId: tripIdOf(args[0]),
+              reason: response.error.message,
+            },
             'client event forbidden',
           );
         }
@@ -91,98 +105,105 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
       if (ack) ack(response);
       else if (!response.ok) socket.emit('request:error', { event, ...response.error });
     };
-    // The typed map describes what well-behaved clients send; the listener trusts none of it.
-    socket.on(event, listener as never);
+    return [
+      event,
+      function (this: BridgeSocket, ...args: unknown[]) {
+        return answer(this, args);
+      },
+    ];
   }
 
   /** The socket must be in the trip's room: `forbidden` for a user who may not join it, else `not_joined`. */
-  const requireJoined = async (tripId: string) => {
+  const requireJoined = async (socket: BridgeSocket, tripId: string) => {
     if (socket.rooms.has(rooms.trip(tripId))) return;
-    if (!(await canJoinTrip(user(), tripId, deps.membership))) {
+    if (!(await canJoinTrip(socket.data.user, tripId, deps.membership))) {
       throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
     }
     throw new BridgeError('not_joined', `join trip ${tripId} first`);
   };
 
-  on('trip:join', TripJoinPayload, async ({ tripId, since }) => {
-    const me = user();
-    const room = rooms.trip(tripId);
-    const alreadyJoined = socket.rooms.has(room);
-    const firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
-    // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be missed.
-    const { head, recovered } = await replayAndJoin({
-      socket,
-      room,
-      store: streams.trips,
-      lock: streams.lock,
-      // A socket already in the room missed nothing: it only gets the current head.
-      since: alreadyJoined ? undefined : since,
-      send: (message) => socket.emit('trip:updated', message),
-      check: async () => {
-        if (!(await canJoinTrip(me, tripId, deps.membership))) {
-          throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
-        }
-      },
-    });
-    if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
-    socket.emit('trip:joined', { tripId, seq: head.seq });
-    return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: await presenceIn(io, room) };
-  });
+  const listeners = [
+    listener('trip:join', TripJoinPayload, async (socket, { tripId, since }) => {
+      const me = socket.data.user;
+      const room = rooms.trip(tripId);
+      const alreadyJoined = socket.rooms.has(room);
+      const firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
+      // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be missed.
+      const { head, recovered } = await replayAndJoin({
+        socket,
+        room,
+        store: streams.trips,
+        lock: streams.lock,
+        // A socket already in the room missed nothing: it only gets the current head.
+        since: alreadyJoined ? undefined : since,
+        send: (message) => socket.emit('trip:updated', message),
+        check: async () => {
+          if (!(await canJoinTrip(me, tripId, deps.membership))) {
+            throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
+          }
+        },
+      });
+      if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
+      socket.emit('trip:joined', { tripId, seq: head.seq });
+      return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: await presenceIn(io, room) };
+    }),
 
-  on('trip:leave', TripLeavePayload, async ({ tripId }) => {
-    const room = rooms.trip(tripId);
-    if (!socket.rooms.has(room)) throw new BridgeError('not_joined', `not in trip ${tripId}`);
-    await socket.leave(room);
-    socket.emit('trip:left', { tripId, reason: 'left' });
-    if ((await userSocketsIn(io, room, user().id)) === 0) io.to(room).emit('user:left', { tripId, userId: user().id });
-    return { tripId };
-  });
+    listener('trip:leave', TripLeavePayload, async (socket, { tripId }) => {
+      const room = rooms.trip(tripId);
+      if (!socket.rooms.has(room)) throw new BridgeError('not_joined', `not in trip ${tripId}`);
+      await socket.leave(room);
+      socket.emit('trip:left', { tripId, reason: 'left' });
+      const userId = socket.data.user.id;
+      if ((await userSocketsIn(io, room, userId)) === 0) io.to(room).emit('user:left', { tripId, userId });
+      return { tripId };
+    }),
 
-  on('trip:update', TripUpdatePayload, async ({ tripId, changes }) => {
-    await requireJoined(tripId);
-    try {
-      return await deps.publisher.publish('client.trip.update', { tripId, changes, userId: user().id });
-    } catch (err) {
-      if (err instanceof PublishUnavailableError) throw new BridgeError('unavailable', 'the broker cannot take the update now');
-      if (err instanceof InvalidEventError) throw new BridgeError('invalid_payload', err.message);
-      throw err;
-    }
-  });
+    listener('trip:update', TripUpdatePayload, async (socket, { tripId, changes }) => {
+      await requireJoined(socket, tripId);
+      try {
+        return await deps.publisher.publish('client.trip.update', { tripId, changes, userId: socket.data.user.id });
+      } catch (err) {
+        if (err instanceof PublishUnavailableError) throw new BridgeError('unavailable', 'the broker cannot take the update now');
+        if (err instanceof InvalidEventError) throw new BridgeError('invalid_payload', err.message);
+        throw err;
+      }
+    }),
 
-  on('trip:typing', TripTypingPayload, async ({ tripId, typing }) => {
-    await requireJoined(tripId);
-    socket.to(rooms.trip(tripId)).volatile.emit('trip:typing', { tripId, userId: user().id, typing });
-    return { tripId };
-  });
+    listener('trip:typing', TripTypingPayload, async (socket, { tripId, typing }) => {
+      await requireJoined(socket, tripId);
+      socket.to(rooms.trip(tripId)).volatile.emit('trip:typing', { tripId, userId: socket.data.user.id, typing });
+      return { tripId };
+    }),
 
-  on('auth:refresh', AuthRefreshPayload, async ({ token }) => {
-    let next;
-    try {
-      next = userFromClaims(await deps.verifyToken(token));
-    } catch (err) {
-      if (err instanceof TokenError) throw new BridgeError('unauthorized', err.message);
-      throw err;
-    }
-    if (next.id !== user().id) throw new BridgeError('forbidden', 'the new token is for another user');
-    socket.data.user = next;
-    // The socket now ends at the new token's expiry, not the old one's.
-    guard.expiry.track(socket);
-    return { expiresAt: new Date(next.exp * 1000).toISOString() };
-  });
+    listener('auth:refresh', AuthRefreshPayload, async (socket, { token }) => {
+      let next;
+      try {
+        next = userFromClaims(await deps.verifyToken(token));
+      } catch (err) {
+        if (err instanceof TokenError) throw new BridgeError('unauthorized', err.message);
+        throw err;
+      }
+      if (next.id !== socket.data.user.id) throw new BridgeError('forbidden', 'the new token is for another user');
+      socket.data.user = next;
+      // The socket now ends at the new token's expiry, not the old one's.
+      guard.expiry.track(socket);
+      return { expiresAt: new Date(next.exp * 1000).toISOString() };
+    }),
 
-  on('ping', PingPayload, () => {
-    const now = serverTime();
-    socket.emit('pong', { serverTime: now });
-    return { serverTime: now };
-  });
+    listener('ping', PingPayload, (socket) => {
+      const now = serverTime();
+      socket.emit('pong', { serverTime: now });
+      return { serverTime: now };
+    }),
+  ];
 
-  socket.onAny(async (event: string, ...args: unknown[]) => {
+  async function onUnknownEvent(this: BridgeSocket, event: string, ...args: unknown[]) {
     if (KNOWN_EVENTS.has(event)) return;
     const ack = args.at(-1);
     let error: { code: 'invalid_payload' | 'rate_limited' | 'internal'; message: string };
     try {
       // Unknown events spend the budget too: inventing names must not be a way around it.
-      await spend(String(event));
+      await spend(this, String(event));
       error = { code: 'invalid_payload', message: `unknown event ${String(event).slice(0, 64)}` };
     } catch (err) {
       const body = toErrorBody(err);
@@ -190,18 +211,29 @@ export function registerClientEvents(socket: BridgeSocket, deps: ClientEventDeps
     }
     deps.metrics.clientErrors.inc({ event: 'unknown', code: error.code });
     if (typeof ack === 'function') (ack as AckFn)({ ok: false, error });
-    else socket.emit('request:error', { event: String(event).slice(0, 64), ...error });
-  });
+    else this.emit('request:error', { event: String(event).slice(0, 64), ...error });
+  }
 
   // On 'disconnecting' the socket is still in its rooms: tell each trip if this was the user's last socket.
-  socket.on('disconnecting', async () => {
-    const me = user();
+  async function announceDeparture(socket: BridgeSocket) {
+    const userId = socket.data.user.id;
     // Copied first: Socket.IO empties socket.rooms once this listener yields.
     const tripRooms = [...socket.rooms].filter((room) => room.startsWith('trip:'));
     for (const room of tripRooms) {
-      if ((await userSocketsIn(io, room, me.id, socket.id)) === 0) {
-        socket.to(room).emit('user:left', { tripId: room.slice('trip:'.length), userId: me.id });
+      if ((await userSocketsIn(io, room, userId, socket.id)) === 0) {
+        socket.to(room).emit('user:left', { tripId: room.slice('trip:'.length), userId });
       }
     }
-  });
+  }
+
+  function onDisconnecting(this: BridgeSocket) {
+    return announceDeparture(this);
+  }
+
+  return (socket) => {
+    // The typed map describes what well-behaved clients send; the listeners trust none of it.
+    for (const [event, handler] of listeners) socket.on(event, handler as never);
+    socket.onAny(onUnknownEvent);
+    socket.on('disconnecting', onDisconnecting);
+  };
 }

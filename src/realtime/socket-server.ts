@@ -6,11 +6,11 @@ import type { Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { registerClientEvents, type ClientEventDeps } from './client-events.js';
+import { createClientEvents, type ClientEventDeps } from './client-events.js';
 import { replayAndJoin } from './recovery.js';
 import { socketAuth } from './socket-auth.js';
 import type { SocketGuard } from './socket-guard.js';
-import type { BridgeServer } from './types.js';
+import type { BridgeServer, BridgeSocket } from './types.js';
 
 /** Largest message a client may send (the seed design's 1 MB). */
 export const MAX_HTTP_BUFFER_SIZE = 1e6;
@@ -62,6 +62,21 @@ export function createSocketServer(options: SocketServerOptions): BridgeServer {
 /** Wires connection handling: the user's own room, `connected`, the client events, and the logs. */
 export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { logger: Logger }): void {
   const log = deps.logger.child({ component: 'sockets' });
+  const registerClientEvents = createClientEvents(deps);
+  // Shared by every socket (Socket.IO calls them with the socket as `this`): no closures per connection.
+  function onProtocolError(this: BridgeSocket, err: Error) {
+    // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
+    const { id: socketId, data, handshake } = this;
+    log.warn(
+      { event: 'socket.protocol_error', userId: data.user.id, socketId, address: handshake.address, reason: err.message },
+      'bad packet',
+    );
+  }
+  function onDisconnect(this: BridgeSocket, reason: string) {
+    deps.guard.expiry.untrack(this);
+    void deps.guard.limiter.forgetSocket(this.id);
+    log.info({ event: 'socket.disconnected', userId: this.data.user.id, socketId: this.id, reason }, 'socket disconnected');
+  }
   io.on('connection', (socket) => {
     const { user, connectedAt } = socket.data;
     socket.data.transport = socket.conn.transport.name;
@@ -69,21 +84,16 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       socket.data.transport = socket.conn.transport.name;
     });
     const address = socket.handshake.address;
-    registerClientEvents(socket, deps);
+    // The handshake kept what we need; the HTTP request behind it would cost several KB per socket.
+    (socket.conn as { request: unknown }).request = null;
+    registerClientEvents(socket);
     log.info(
       { event: 'socket.connected', userId: user.id, socketId: socket.id, transport: socket.conn.transport.name, address },
       'socket connected',
     );
     deps.guard.expiry.track(socket);
-    // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
-    socket.on('error', (err) => {
-      log.warn({ event: 'socket.protocol_error', userId: user.id, socketId: socket.id, address, reason: err.message }, 'bad packet');
-    });
-    socket.on('disconnect', (reason) => {
-      deps.guard.expiry.untrack(socket);
-      void deps.guard.limiter.forgetSocket(socket.id);
-      log.info({ event: 'socket.disconnected', userId: user.id, socketId: socket.id, reason }, 'socket disconnected');
-    });
+    socket.on('error', onProtocolError);
+    socket.on('disconnect', onDisconnect);
     // An invalid `notificationsSince` counts as a position that cannot be recovered.
     const asked = (socket.handshake.auth as { notificationsSince?: unknown }).notificationsSince;
     const position = asked === undefined ? undefined : StreamPosition.safeParse(asked);
