@@ -26,12 +26,12 @@ export async function routeEvent(event: BridgeEvent, deps: RouteDeps): Promise<v
 
 /** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
 async function recordMembership(event: TripEvent, time: string, membership: MembershipStore): Promise<void> {
-  const at = Math.floor(Date.parse(time) / 1000);
+  const at = () => Math.floor(Date.parse(time) / 1000);
   if (event.type === 'trip.member.added' || event.type === 'trip.member.removed') {
     const change = event.type === 'trip.member.added' ? 'added' : 'removed';
-    await membership.record(event.data.tripId, event.data.userId, { change, at });
+    await membership.record(event.data.tripId, event.data.userId, { change, at: at() });
   } else if (event.type === 'trip.deleted') {
-    await membership.recordDeleted(event.data.tripId, at);
+    await membership.recordDeleted(event.data.tripId, at());
   }
 }
 

@@ -43,9 +43,12 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     s.seq += 1;
     const message = build({ seq: s.seq, epoch: s.epoch });
     s.history.push({ seq: s.seq, at: this.now(), message });
-    if (s.history.length > this.limits.size) s.history.shift();
-    // A new object, since lru-cache re-measures a size only when the value changes.
-    this.streams.set(stream, { ...s });
+    if (s.history.length > this.limits.size) {
+      s.history.shift(); // full: the size is unchanged
+    } else {
+      // A new object, since lru-cache re-measures a size only when the value changes.
+      this.streams.set(stream, { ...s });
+    }
     return message;
   }
 
