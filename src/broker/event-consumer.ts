@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
 import { ConsumerStatus, type AsyncMessage, type Connection, type Consumer, type Publisher } from 'rabbitmq-client';
 import type { RejectionReason } from '../../contracts/index.js';
@@ -84,10 +85,17 @@ export class EventConsumer {
     this.consumer.on('ready', () => this.log.info({ event: 'consumer.ready', queue: topology.queue.queue }, 'consuming'));
   }
 
-  /** Declares the dead-letter queue, then the rest of the topology, and starts consuming. */
-  async start(): Promise<void> {
+  /**
+   * Declares the dead-letter queue, then the rest of the topology, and resolves once the broker
+   * delivers to this consumer: before that, the queue may not exist or be bound yet, and events
+   * published in the meantime would be unroutable.
+   */
+  async start(timeoutMs = 10_000): Promise<void> {
     await this.options.connection.queueDeclare(this.options.topology.deadLetterQueue);
+    // `once` also rejects on 'error' (a refused declaration, say), which fails start-up.
+    const ready = once(this.consumer, 'ready', { signal: AbortSignal.timeout(timeoutMs) });
     this.consumer.start();
+    await ready;
   }
 
   /** Stops taking messages and waits for the ones in flight to be acknowledged. Idempotent. */

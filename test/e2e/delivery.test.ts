@@ -157,6 +157,21 @@ describe.skipIf(!amqpUrl)('events from RabbitMQ to rooms', () => {
     expect(leftEvents[0]).toHaveLength(0);
   });
 
+  it('is consuming once start() resolves: an event published at once is not lost to a missing binding', async () => {
+    const fresh = await startTestBridge();
+    try {
+      await fresh.amqp.publishEvent(fresh.config.AMQP_EXCHANGE, 'trip.updated', { tripId: 'first', changes: {} });
+      let consumed = 0;
+      for (let i = 0; i < 100 && consumed === 0; i++) {
+        consumed = (await fresh.bridge.metrics.brokerCounts()).consumed;
+        if (consumed === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(consumed).toBe(1);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('reports what it consumed and delivered in /stats', async () => {
     const admin = await signToken({ sub: 'root', role: 'admin' });
     const res = await fetch(`${t.url}/api/v1/socket/stats`, { headers: { Authorization: `Bearer ${admin}` } });

@@ -34,9 +34,11 @@ export async function startTestBridge(env: Record<string, string> = {}, tuning: 
     JWT_SECRET: TEST_SECRET,
     ...env,
   });
+  // Connected before the bridge starts, so that a test can publish the moment start() resolves.
+  const amqp = new TestAmqp(amqpUrl);
+  await amqp.connection.onConnect();
   const bridge = createBridge(config, createLogger(config.LOG_LEVEL), tuning);
   await bridge.start();
-  const amqp = new TestAmqp(amqpUrl);
   return {
     bridge,
     config,
