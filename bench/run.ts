@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { runIdle } from './scenarios/idle.js';
 import { progress, type ScenarioContext } from './scenarios/measure.js';
 import { createSystem, type System, type SystemName } from './systems/index.js';
 import type { RunContext } from './systems/types.js';
+import { answers } from './lib/tcp.js';
 
 /** dist/bench/run.js → the repository root. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -35,21 +35,6 @@ function commit(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** True when something accepts TCP connections at the URL's host and port. */
-function answers(url: string, defaultPort: number): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || defaultPort), timeout: 2000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
 }
 
 /** Every scenario asked for, on one system, from a fresh server process. */

@@ -1,35 +1,21 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BenchReport } from '../../bench/lib/report.js';
+import { answers } from '../../bench/lib/tcp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
 const amqpUrl = inject('amqpUrl');
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function answers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 6379), timeout: 2000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
-
 // The peer needs Redis: skipped loudly without it, and a failure under CI (as for RabbitMQ in test/setup).
-const redisUp = await answers(redisUrl);
+const redisUp = await answers(redisUrl, 6379);
 if (!redisUp) {
   const message = `No Redis at ${redisUrl} (set REDIS_URL): the benchmark's peer system cannot run.`;
   if (process.env.CI) throw new Error(`${message} The benchmark smoke test cannot run under CI=true.`);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import { answers } from '../../bench/lib/tcp.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,20 +12,6 @@ declare module 'vitest' {
 }
 
 const LOCAL_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
-
-function answers(url: string, timeoutMs = 2000): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 5672), timeout: timeoutMs });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
 
 /** A broker from testcontainers, where a Docker engine answers. */
 async function startContainer(): Promise<{ url: string; stop: () => Promise<unknown> } | undefined> {
@@ -56,7 +42,7 @@ export default async function setup(project: TestProject) {
   build();
   let url: string | null = process.env.AMQP_URL ?? null;
   let stop: (() => Promise<unknown>) | undefined;
-  if (!url && (await answers(LOCAL_BROKER))) url = LOCAL_BROKER;
+  if (!url && (await answers(LOCAL_BROKER, 5672))) url = LOCAL_BROKER;
   if (!url) {
     const container = await startContainer();
     url = container?.url ?? null;
