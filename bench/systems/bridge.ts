@@ -57,6 +57,8 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
         AMQP_URL: ctx.amqpUrl,
         AMQP_QUEUE: queue,
         AMQP_EXCHANGE: exchange,
+        // Passed through for tuning runs (AMQP_PREFETCH=500 npm run bench -- --systems=bridge).
+        ...(process.env.AMQP_PREFETCH ? { AMQP_PREFETCH: process.env.AMQP_PREFETCH } : {}),
       }));
       // At LOG_LEVEL=warn there is no `bridge.started` line: /health answers 200 once the broker is up.
       const deadline = Date.now() + 20_000;
