@@ -52,9 +52,14 @@ export class Children {
     return { child: this.track(child), tail };
   }
 
-  /** `node <script>` with exactly `env` (plus PATH), no IPC. */
-  spawnNode(script: string, env: Record<string, string>, tail = new OutputTail()): { child: ChildProcess; tail: OutputTail } {
-    const child = spawn(process.execPath, [script], {
+  /** `node [nodeArgs] <script>` with exactly `env` (plus PATH), no IPC. */
+  spawnNode(
+    script: string,
+    env: Record<string, string>,
+    tail = new OutputTail(),
+    nodeArgs: string[] = [],
+  ): { child: ChildProcess; tail: OutputTail } {
+    const child = spawn(process.execPath, [...nodeArgs, script], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

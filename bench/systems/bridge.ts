@@ -49,7 +49,9 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
     async start() {
       const started = now();
       port = await freePort();
-      ({ child, tail } = ctx.children.spawnNode(MAIN, {
+      ({ child, tail } = ctx.children.spawnNode(
+        MAIN,
+        {
         NODE_ENV: 'production',
         PORT: String(port),
         LOG_LEVEL: 'warn',
@@ -59,7 +61,11 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
         AMQP_EXCHANGE: exchange,
         // Passed through for tuning runs (AMQP_PREFETCH=500 npm run bench -- --systems=bridge).
         ...(process.env.AMQP_PREFETCH ? { AMQP_PREFETCH: process.env.AMQP_PREFETCH } : {}),
-      }));
+      },
+      undefined,
+      // For profiles: BRIDGE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench -- --systems=bridge
+      process.env.BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      ));
       // At LOG_LEVEL=warn there is no `bridge.started` line: /health answers 200 once the broker is up.
       const deadline = Date.now() + 20_000;
       for (;;) {
