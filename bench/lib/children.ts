@@ -1,6 +1,7 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { sleep } from './clock.js';
 
 /** The last lines a child printed, for the error message when it dies. */
@@ -10,13 +11,11 @@ export class OutputTail {
 
   attach(child: ChildProcess): this {
     for (const stream of [child.stdout, child.stderr]) {
-      let buffer = '';
-      stream?.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const parts = buffer.split('\n');
-        buffer = parts.pop() ?? '';
-        this.lines.push(...parts.filter(Boolean));
-        if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (!line) return;
+        this.lines.push(line);
+        if (this.lines.length > this.limit) this.lines.shift();
       });
     }
     return this;
