@@ -24,21 +24,24 @@ export async function routeEvent(event: BridgeEvent, deps: RouteDeps): Promise<v
   }
 }
 
+/** The trip events that change who may join; only they touch the membership store. */
+const MEMBERSHIP_EVENTS: ReadonlySet<TripEvent['type']> = new Set(['trip.member.added', 'trip.member.removed', 'trip.deleted']);
+
 /** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
 async function recordMembership(event: TripEvent, time: string, membership: MembershipStore): Promise<void> {
-  const at = () => Math.floor(Date.parse(time) / 1000);
+  const at = Math.floor(Date.parse(time) / 1000);
   if (event.type === 'trip.member.added' || event.type === 'trip.member.removed') {
     const change = event.type === 'trip.member.added' ? 'added' : 'removed';
-    await membership.record(event.data.tripId, event.data.userId, { change, at: at() });
+    await membership.record(event.data.tripId, event.data.userId, { change, at });
   } else if (event.type === 'trip.deleted') {
-    await membership.recordDeleted(event.data.tripId, at());
+    await membership.recordDeleted(event.data.tripId, at);
   }
 }
 
 async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps): Promise<void> {
   const { tripId } = event.data;
   const room = rooms.trip(tripId);
-  await recordMembership(event, time, deps.membership);
+  if (MEMBERSHIP_EVENTS.has(event.type)) await recordMembership(event, time, deps.membership);
   await deps.streams.lock.run(room, async () => {
     const message = await deps.streams.trips.append(
       room,

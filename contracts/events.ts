@@ -55,7 +55,6 @@ export type EventType = keyof typeof eventDataSchemas;
 export type PublishableEventType = keyof typeof publishableEventData;
 export type EventData<T extends PublishableEventType> = z.infer<(typeof publishableEventData)[T]>;
 
-export const TRIP_EVENT_TYPES = Object.keys(tripEventData) as TripEventType[];
 export const EVENT_TYPES = Object.keys(eventDataSchemas) as EventType[];
 
 /** True for the types the bridge consumes (a type guard over an untrusted string). */

@@ -137,4 +137,5 @@ export type TripUpdatedMessage = In<typeof TripUpdatedMessage>;
 export type NotificationMessage = In<typeof NotificationMessage>;
 export type TripLeftReason = In<typeof TripLeftReason>;
 export type PresenceEntry = In<typeof PresenceEntry>;
+export type HandshakeAuth = In<typeof HandshakeAuth>;
 export type ConnectErrorData = In<typeof ConnectErrorData>;

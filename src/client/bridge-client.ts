@@ -3,6 +3,7 @@ import type {
   AckResponse,
   ClientEventName,
   ClientToServerEvents,
+  HandshakeAuth,
   JsonObject,
   ServerToClientEvents,
   StreamPosition,
@@ -193,7 +194,7 @@ export class BridgeClient {
   private authenticate(send: (data: object) => void): void {
     const since = this.notifications.handshake();
     resolveToken(this.options.token).then(
-      (token) => send(since ? { token, notificationsSince: since } : { token }),
+      (token) => send((since ? { token, notificationsSince: since } : { token }) satisfies HandshakeAuth),
       (err: unknown) => {
         // No token now: drop this attempt and try again later, as after a refusal.
         this.events.emit('connect_error', err instanceof Error ? err : new Error(String(err)));
