@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
-import { ConsumerStatus, type AsyncMessage, type Connection, type Consumer, type Publisher } from 'rabbitmq-client';
+import type { AsyncMessage, Connection, Publisher } from 'rabbitmq-client';
 import type { RejectionReason } from '../../contracts/index.js';
 import type { BridgeEvent } from '../../contracts/index.js';
 import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { QueueConsumer, type Settlement } from './queue-consumer.js';
 import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
 
 /** Pauses between the attempts at a valid event whose handler failed; one more attempt than pauses. */
@@ -17,9 +18,6 @@ export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
  * so that the bridge, not the broker, dead-letters it, with its own headers.
  */
 export const REDELIVERY_LIMIT = Math.min(5, BROKER_DELIVERY_LIMIT - 1);
-
-/** Messages handled at once: rejected ones are dead-lettered in parallel, valid ones still go one by one. */
-export const CONSUMER_CONCURRENCY = 32;
 
 type DeliveryResult = { kind: Delivery } | { kind: 'failed'; detail: string } | { kind: 'stopping' };
 
@@ -51,7 +49,7 @@ function originalBody(body: unknown): Buffer {
  * its copy.
  */
 export class EventConsumer {
-  private readonly consumer: Consumer;
+  private readonly consumer: QueueConsumer;
   private readonly deadLetters: Publisher;
   private readonly log: Logger;
   private closed = false;
@@ -65,20 +63,19 @@ export class EventConsumer {
     this.log = options.logger.child({ component: 'consumer' });
     // Dead letters travel on the consuming connection: if it is down, the message is not acked either.
     this.deadLetters = connection.createPublisher({ confirm: true, maxAttempts: 1, queues: [topology.deadLetterQueue] });
-    this.consumer = connection.createConsumer(
-      {
-        queue: topology.queue.queue,
-        queueOptions: topology.queue,
-        exchanges: [topology.exchange],
-        queueBindings: topology.bindings,
-        qos: { prefetchCount: prefetch },
-        // Valid events still run one at a time, in order (see inOrder).
-        concurrency: Math.min(CONSUMER_CONCURRENCY, prefetch),
-        requeue: true,
-        lazy: true,
+    // Handlers run as messages arrive, up to the prefetch count: rejected ones are dead-lettered in
+    // parallel, valid ones still go one at a time, in order (see inOrder).
+    this.consumer = new QueueConsumer({
+      connection,
+      queue: topology.queue.queue,
+      prefetch,
+      declare: async (ch) => {
+        await ch.queueDeclare(topology.queue);
+        await ch.exchangeDeclare(topology.exchange);
+        for (const binding of topology.bindings) await ch.queueBind(binding);
       },
-      (msg) => this.handle(msg),
-    );
+      handler: (msg) => this.handle(msg),
+    });
     this.consumer.on('error', (err) => {
       this.log.warn({ event: 'consumer.error', err: { message: err?.message, code: err?.code } }, 'consumer error');
     });
@@ -106,43 +103,43 @@ export class EventConsumer {
     await this.deadLetters.close();
   }
 
-  private async handle(msg: AsyncMessage): Promise<ConsumerStatus> {
+  private async handle(msg: AsyncMessage): Promise<Settlement> {
     const { metrics, dispatcher } = this.options;
     metrics.consumed.inc();
     // Quorum queues count the earlier deliveries that ended without an ack.
     const earlierDeliveries = Number(msg.headers?.['x-delivery-count'] ?? 0);
     if (earlierDeliveries >= REDELIVERY_LIMIT) {
       await this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
-      return ConsumerStatus.ACK;
+      return 'ack';
     }
     const decoded = dispatcher.decode(msg.body);
     if (!decoded.ok) {
       // Rejected messages need no order: their dead-lettering overlaps with everything else.
       await this.deadLetter(msg, decoded.reason, decoded.detail);
-      return ConsumerStatus.ACK;
+      return 'ack';
     }
     const { event } = decoded;
     const result = await this.inOrder(() => this.deliverWithRetries(msg, event));
     switch (result.kind) {
       case 'delivered':
         metrics.delivered.inc({ type: event.type });
-        return ConsumerStatus.ACK;
+        return 'ack';
       case 'duplicate':
         metrics.duplicates.inc();
         this.log.debug({ event: 'consumer.duplicate', eventId: event.id }, 'duplicate acknowledged');
-        return ConsumerStatus.ACK;
+        return 'ack';
       case 'failed':
         await this.deadLetter(msg, 'handler_failed', result.detail);
-        return ConsumerStatus.ACK;
+        return 'ack';
       case 'stopping':
         // Left in the queue for the next consumer rather than dead-lettered half-way through its retries.
-        return ConsumerStatus.REQUEUE;
+        return 'requeue';
     }
   }
 
   /**
-   * Runs valid events one after another in delivery order (rabbitmq-client starts handlers in that
-   * order, and this chain is joined synchronously at the start of each).
+   * Runs valid events one after another in delivery order (handlers start in that order, and this
+   * chain is joined synchronously at the start of each).
    */
   private inOrder<T>(task: () => Promise<T>): Promise<T> {
     const run = this.lane.then(task);

@@ -1,0 +1,106 @@
+import type { AsyncMessage } from 'rabbitmq-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueueConsumer, type Settlement } from '../../src/broker/queue-consumer.js';
+import { TestAmqp, uniqueName } from '../helpers/amqp.js';
+import { amqpUrl } from '../helpers/bridge.js';
+import { until } from '../helpers/client.js';
+
+describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
+  const queue = uniqueName('queue-consumer');
+  let amqp: TestAmqp;
+  const consumers: QueueConsumer[] = [];
+
+  const consume = (handler: (msg: AsyncMessage) => Promise<Settlement>, prefetch = 50) => {
+    const consumer = new QueueConsumer({
+      connection: amqp.connection,
+      queue,
+      prefetch,
+      declare: async (ch) => void (await ch.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } })),
+      handler,
+    });
+    consumer.on('error', () => undefined);
+    consumers.push(consumer);
+    const ready = new Promise<void>((resolve) => consumer.once('ready', resolve));
+    consumer.start();
+    return { consumer, ready };
+  };
+  const publish = async (count: number) => {
+    for (let i = 0; i < count; i++) await amqp.publishRaw('', queue, { n: i });
+  };
+  /** Ready plus unacknowledged messages, as the broker counts them once every channel is closed. */
+  const leftInQueue = () => amqp.messageCount(queue);
+
+  beforeAll(async () => {
+    amqp = new TestAmqp(amqpUrl!);
+    await amqp.connection.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  });
+  afterAll(async () => {
+    await Promise.all(consumers.map((c) => c.close()));
+    await amqp?.cleanup([queue], []);
+    await amqp?.close();
+  });
+
+  it('acknowledges every message it handled, out of order and in batches, so none is delivered again', async () => {
+    const seen: number[] = [];
+    const { consumer, ready } = consume(async (msg) => {
+      // Finish in a scrambled order, so that runs of acknowledgements have gaps to wait for.
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      seen.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      return 'ack';
+    });
+    await ready;
+    await publish(300);
+    await until(() => seen.length >= 300, 10_000);
+    await consumer.close();
+    expect(new Set(seen).size).toBe(300);
+    expect(await leftInQueue()).toBe(0);
+  });
+
+  it('waits for handlers in flight when it closes, and puts back what they requeue', async () => {
+    const acked: number[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = consume(async (msg) => {
+      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      if (n % 2 === 0) {
+        acked.push(n);
+        return 'ack';
+      }
+      await gate;
+      return 'requeue';
+    }, 10);
+    await first.ready;
+    await publish(10);
+    await until(() => acked.length >= 5, 5_000);
+    const closed = first.consumer.close();
+    release();
+    await closed;
+    expect(await leftInQueue()).toBe(5);
+    const got: number[] = [];
+    const second = consume(async (msg) => {
+      got.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      return 'ack';
+    });
+    await second.ready;
+    await until(() => got.length >= 5, 5_000);
+    await second.consumer.close();
+    expect(got.sort()).toEqual([1, 3, 5, 7, 9]);
+    expect(await leftInQueue()).toBe(0);
+  });
+
+  it('consumes again after the broker cancels it (its queue was deleted and declared again)', async () => {
+    const got: number[] = [];
+    const { consumer, ready } = consume(async (msg) => {
+      got.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      return 'ack';
+    });
+    await ready;
+    const again = new Promise<void>((resolve) => consumer.once('ready', resolve));
+    await amqp.connection.queueDelete({ queue });
+    await again;
+    await publish(3);
+    await until(() => got.length >= 3, 5_000);
+    await consumer.close();
+    expect(got.sort()).toEqual([0, 1, 2]);
+  });
+});

@@ -1,0 +1,66 @@
+import type { Channel } from 'rabbitmq-client';
+import { describe, expect, it } from 'vitest';
+import { AckBatcher } from '../../src/broker/queue-consumer.js';
+
+/** Records the frames the batcher sends; the batching rule is what is tested, the broker in queue-consumer.test.ts. */
+function recordingChannel(active = true) {
+  const frames: string[] = [];
+  const ch = {
+    active,
+    basicAck: ({ deliveryTag, multiple }: { deliveryTag: number; multiple?: boolean }) =>
+      frames.push(`ack ${deliveryTag}${multiple ? ' multiple' : ''}`),
+    basicNack: ({ deliveryTag, requeue }: { deliveryTag: number; requeue?: boolean }) =>
+      frames.push(`nack ${deliveryTag}${requeue ? ' requeue' : ''}`),
+  };
+  return { frames, ch: ch as unknown as Channel };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('AckBatcher', () => {
+  it('acknowledges a run settled in one turn with a single multiple ack, whatever the order', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch);
+    for (const tag of [3, 1, 2, 5, 4]) acks.settle(tag, 'ack');
+    await nextTurn();
+    expect(frames).toEqual(['ack 5 multiple']);
+  });
+
+  it('holds back acknowledgements behind an unsettled delivery, and sends them when it settles', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch);
+    acks.settle(1, 'ack');
+    acks.settle(3, 'ack');
+    acks.settle(4, 'ack');
+    await nextTurn();
+    expect(frames).toEqual(['ack 1 multiple']);
+    acks.settle(2, 'ack');
+    await nextTurn();
+    expect(frames).toEqual(['ack 1 multiple', 'ack 4 multiple']);
+  });
+
+  it('puts a requeued delivery back at once and never acknowledges it', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch);
+    acks.settle(1, 'ack');
+    acks.settle(2, 'requeue');
+    await nextTurn();
+    // The multiple ack stops at 1: tag 2 is no longer the channel's to acknowledge.
+    expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple']);
+    acks.settle(3, 'requeue');
+    await nextTurn();
+    expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple', 'nack 3 requeue']);
+    acks.settle(4, 'ack');
+    await nextTurn();
+    expect(frames.at(-1)).toBe('ack 4 multiple');
+  });
+
+  it('sends nothing on a closed channel, where the broker already put everything back', async () => {
+    const { frames, ch } = recordingChannel(false);
+    const acks = new AckBatcher(ch);
+    acks.settle(1, 'ack');
+    acks.settle(2, 'requeue');
+    await nextTurn();
+    expect(frames).toEqual([]);
+  });
+});
