@@ -119,7 +119,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   });
   handleConnections(io, { io, streams, membership, publisher, verifyToken, metrics, logger, guard });
 
-  const fanout = createSocketFanout(io);
+  const fanout = createSocketFanout(io, { clustered: false });
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
   const consumer = new EventConsumer({
     connection: broker.consume,

@@ -8,10 +8,16 @@ function emit(target: Target, push: Push): void {
   else target.emit('notification', push.payload);
 }
 
-/** The fan-out port over Socket.IO: one encode per broadcast, whatever the number of sockets. */
-export function createSocketFanout(io: BridgeServer): FanoutPort {
+/**
+ * The fan-out port over Socket.IO: one encode per broadcast, whatever the number of sockets.
+ *
+ * @param clustered whether other instances share the rooms (a cluster adapter). Alone, a room with
+ *   no socket here is skipped without encoding the message: most trips have nobody online.
+ */
+export function createSocketFanout(io: BridgeServer, { clustered }: { clustered: boolean }): FanoutPort {
   return {
     toRoom(room, push) {
+      if (!clustered && !io.sockets.adapter.rooms.has(room)) return;
       emit(io.to(room), push);
     },
     toAll(push) {
