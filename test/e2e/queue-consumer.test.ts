@@ -27,8 +27,19 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
   const publish = async (count: number) => {
     for (let i = 0; i < count; i++) await amqp.publishRaw('', queue, { n: i });
   };
-  /** Ready plus unacknowledged messages, as the broker counts them once every channel is closed. */
-  const leftInQueue = () => amqp.messageCount(queue);
+  /**
+   * The messages ready in the queue once the count settles at `expected` (or the last count after
+   * 5 s): a quorum queue applies settlements a moment after the channel sent them.
+   */
+  const leftInQueue = async (expected: number) => {
+    const deadline = Date.now() + 5_000;
+    let count = await amqp.messageCount(queue);
+    while (count !== expected && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      count = await amqp.messageCount(queue);
+    }
+    return count;
+  };
 
   beforeAll(async () => {
     amqp = new TestAmqp(amqpUrl!);
@@ -53,7 +64,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     await until(() => seen.length >= 300, 10_000);
     await consumer.close();
     expect(new Set(seen).size).toBe(300);
-    expect(await leftInQueue()).toBe(0);
+    expect(await leftInQueue(0)).toBe(0);
   });
 
   it('waits for handlers in flight when it closes, and puts back what they requeue', async () => {
@@ -75,7 +86,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const closed = first.consumer.close();
     release();
     await closed;
-    expect(await leftInQueue()).toBe(5);
+    expect(await leftInQueue(5)).toBe(5);
     const got: number[] = [];
     const second = consume(async (msg) => {
       got.push((JSON.parse(String(msg.body)) as { n: number }).n);
@@ -85,7 +96,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     await until(() => got.length >= 5, 5_000);
     await second.consumer.close();
     expect(got.sort()).toEqual([1, 3, 5, 7, 9]);
-    expect(await leftInQueue()).toBe(0);
+    expect(await leftInQueue(0)).toBe(0);
   });
 
   it('consumes again after the broker cancels it (its queue was deleted and declared again)', async () => {
