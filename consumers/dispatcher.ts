@@ -1,5 +1,5 @@
 import type { BridgeEvent } from '../contracts/index.js';
-import type { DedupeStore } from '../src/state/stores.js';
+import { EventBusyError, type DedupeStore } from '../src/state/stores.js';
 import { decodeEvent, type Decoded } from './decode.js';
 
 /** What became of a valid event. */
@@ -25,14 +25,17 @@ export function createDispatcher(deps: {
   return {
     decode: decodeEvent,
     async deliver(event) {
-      if (!(await deps.dedupe.claim(event.id))) return 'duplicate';
+      const claim = await deps.dedupe.claim(event.id);
+      if (claim === 'seen') return 'duplicate';
+      if (claim === 'busy') throw new EventBusyError(`event ${event.id} is being handled by another instance`);
       try {
         await deps.route(event);
       } catch (err) {
         // Forgotten again, so that the retry (or a redelivery) is not taken for a duplicate.
-        await deps.dedupe.release(event.id);
+        await deps.dedupe.release(event.id).catch(() => undefined);
         throw err;
       }
+      await deps.dedupe.complete(event.id);
       return 'delivered';
     },
   };

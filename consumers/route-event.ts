@@ -45,6 +45,7 @@ async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps)
   await deps.streams.lock.run(room, async () => {
     const message = await deps.streams.trips.append(
       room,
+      event.id,
       ({ seq, epoch }) =>
         ({ eventId: event.id, type: event.type, tripId, seq, epoch, time, source: event.source, data: event.data }) as TripUpdatedMessage,
     );
@@ -70,7 +71,7 @@ async function deliverNotification(
     const room = rooms.user(recipient);
     // Each user has a stream of their own, so each copy carries that user's seq.
     await deps.streams.lock.run(room, async () => {
-      const message = await deps.streams.users.append(room, ({ seq, epoch }) => ({
+      const message = await deps.streams.users.append(room, event.id, ({ seq, epoch }) => ({
         ...notification,
         eventId: event.id,
         seq,

@@ -4,13 +4,14 @@ import { getRequestListener } from '@hono/node-server';
 import { createDispatcher } from '../consumers/dispatcher.js';
 import { routeEvent } from '../consumers/route-event.js';
 import { createAudit } from './auth/audit.js';
-import type { LimitRule } from './auth/rate-limiter.js';
+import { redisRateLimiters, type LimitRule } from './auth/rate-limiter.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { Broker } from './broker/broker.js';
 import { DeadLetters } from './broker/dead-letters.js';
 import { EventConsumer } from './broker/event-consumer.js';
 import { createEventPublisher, PublishUnavailableError, type EventPublisher } from './broker/publisher.js';
 import { bridgeTopology } from './broker/topology.js';
+import { RedisCluster } from './cluster.js';
 import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
@@ -21,11 +22,15 @@ import { SocketGuard } from './realtime/socket-guard.js';
 import type { SocketLimits } from './realtime/socket-limits.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
-import { DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { DEFAULT_DEDUPE, DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { createRedisStores } from './state/redis-stores.js';
 import { createStreams } from './state/streams.js';
 
 /** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
 export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
+
+/** How long start-up waits for Redis (when `REDIS_URL` is set), likewise. */
+export const REDIS_STARTUP_TIMEOUT_MS = 10_000;
 
 /** The CloudEvents `source` of what the bridge publishes. */
 export const BRIDGE_SOURCE = 'realtime-bridge';
@@ -46,6 +51,8 @@ export interface BridgeTuning {
   socketLimits?: Partial<SocketLimits>;
   testRouteLimit?: LimitRule;
   jwksCooldownMs?: number;
+  /** How long an event claimed by an instance that died blocks its redelivery (Redis only). */
+  claimTtlMs?: number;
 }
 
 function listen(server: HttpServer, port: number): Promise<void> {
@@ -72,9 +79,20 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     jwksCooldownMs: tuning.jwksCooldownMs,
   });
   const history = { ...DEFAULT_HISTORY, size: config.HISTORY_SIZE, ttlMs: config.HISTORY_TTL_SECONDS * 1000 };
-  const streams = createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
-  const dedupe = new MemoryDedupeStore();
-  const membership = new MemoryMembershipStore();
+  // Instances that share a queue are one deployment: they share the adapter's channels and the keys.
+  const cluster = config.REDIS_URL ? new RedisCluster(config.REDIS_URL, config.AMQP_QUEUE, logger) : undefined;
+  const shared = cluster
+    ? createRedisStores(cluster.client, {
+        prefix: `${cluster.key}:`,
+        history,
+        ...(tuning.claimTtlMs ? { dedupe: { ...DEFAULT_DEDUPE, claimTtlMs: tuning.claimTtlMs } } : {}),
+      })
+    : undefined;
+  const streams = shared
+    ? createStreams(shared.trips, shared.users, shared.lock)
+    : createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
+  const dedupe = shared?.dedupe ?? new MemoryDedupeStore();
+  const membership = shared?.membership ?? new MemoryMembershipStore();
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
@@ -108,6 +126,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
       handshakesPerAddress: { points: config.HANDSHAKES_PER_ADDRESS, durationSeconds: 5 },
       ...tuning.socketLimits,
     },
+    limiters: cluster ? redisRateLimiters(cluster.client, `${cluster.key}:limit:`) : undefined,
   });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
@@ -117,9 +136,10 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     logger,
     guard,
   });
+  if (cluster) io.adapter(cluster.adapter);
   handleConnections(io, { io, streams, membership, publisher, verifyToken, metrics, logger, guard });
 
-  const fanout = createSocketFanout(io, { clustered: false });
+  const fanout = createSocketFanout(io, { clustered: cluster !== undefined });
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
   const consumer = new EventConsumer({
     connection: broker.consume,
@@ -131,9 +151,9 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   });
 
   const app = createHttpApp({
-    sockets: createSocketDirectory(io),
+    sockets: createSocketDirectory(io, { clustered: cluster !== undefined, brokerCounts: () => metrics.brokerCounts() }),
     brokerConnected: () => broker.connected,
-    brokerCounts: () => metrics.brokerCounts(),
+    redisConnected: cluster ? () => cluster.connected : undefined,
     uptimeSeconds: () => Math.floor((Date.now() - startedAt) / 1000),
     publisher,
     deadLetters: new DeadLetters(broker.publish, topology),
@@ -160,6 +180,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     metrics,
     port: () => (server.address() as AddressInfo | null)?.port ?? config.PORT,
     async start() {
+      await cluster?.start(REDIS_STARTUP_TIMEOUT_MS);
       await broker.start(BROKER_STARTUP_TIMEOUT_MS);
       await listen(server, config.PORT);
       await consumer.start();
@@ -169,7 +190,8 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
       closing ??= (async () => {
         log.info({ event: 'bridge.stopping' }, 'stopping: draining in-flight events');
         await consumer.close();
-        io.emit('server:shutdown', { message: 'the server is shutting down; reconnect', serverTime: new Date().toISOString() });
+        // Only this instance's sockets: with the Redis adapter, io.emit would reach every instance's.
+        io.local.emit('server:shutdown', { message: 'the server is shutting down; reconnect', serverTime: new Date().toISOString() });
         // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
         await io.close();
         guard.close();
@@ -177,6 +199,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
         await publisher.close();
         await broker.close();
         await Promise.all([streams.trips.close(), streams.users.close(), dedupe.close(), membership.close()]);
+        await cluster?.close();
         log.info({ event: 'bridge.stopped' }, 'stopped');
       })();
       return closing;

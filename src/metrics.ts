@@ -36,6 +36,11 @@ export class Metrics {
     help: 'Retries of valid events whose handler failed',
     registers: [this.registry],
   });
+  readonly handlerWaits = new Counter({
+    name: 'bridge_events_waits_total',
+    help: 'Pauses of valid events while a shared store was unreachable or another instance held the event',
+    registers: [this.registry],
+  });
   readonly published = new Counter({
     name: 'bridge_events_published_total',
     help: 'Events this instance published to the exchange, confirmed by the broker',

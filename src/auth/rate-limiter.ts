@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RedisClientType } from 'redis';
 
 /** At most `points` per fixed window of `durationSeconds`, per key. */
 export interface LimitRule {
@@ -26,7 +27,7 @@ export interface RateLimiter {
   forget(key: string): Promise<void>;
 }
 
-/** Builds a named limiter. In memory now; a Redis factory (RateLimiterRedis) shares budgets across instances. */
+/** Builds a named limiter: in memory, or in Redis (RateLimiterRedis) to share budgets across instances. */
 export type RateLimiterFactory = (name: string, rule: LimitRule) => RateLimiter;
 
 /** Refuses a rule that cannot work, when it is built rather than at the first request. */
@@ -66,6 +67,31 @@ export function fromFlexible(name: string, rule: LimitRule, limiter: RateLimiter
   };
 }
 
+
+const memoryLimiter = (name: string, rule: LimitRule) =>
+  new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds });
+
 /** In-process limiters: each instance counts on its own (the budgets are per instance). */
-export const memoryRateLimiters: RateLimiterFactory = (name, rule) =>
-  fromFlexible(name, rule, new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds }));
+export const memoryRateLimiters: RateLimiterFactory = (name, rule) => fromFlexible(name, rule, memoryLimiter(name, rule));
+
+/**
+ * Limiters whose budgets every instance shares, counted atomically in Redis. While Redis is
+ * unreachable each instance counts in memory instead (rate-limiter-flexible's insurance limiter),
+ * so that an outage neither lifts the limits nor refuses every client.
+ */
+export function redisRateLimiters(client: RedisClientType, prefix: string): RateLimiterFactory {
+  return (name, rule) =>
+    fromFlexible(
+      name,
+      rule,
+      new RateLimiterRedis({
+        storeClient: client,
+        useRedisPackage: true,
+        rejectIfRedisNotReady: true,
+        keyPrefix: `${prefix}${name}`,
+        points: rule.points,
+        duration: rule.durationSeconds,
+        insuranceLimiter: memoryLimiter(name, rule),
+      }),
+    );
+}

@@ -6,11 +6,24 @@ import type { BridgeEvent } from '../../contracts/index.js';
 import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { KeyedLock } from '../state/keyed-lock.js';
+import { EventBusyError, StoreUnavailableError } from '../state/stores.js';
 import { QueueConsumer, type Settlement } from './queue-consumer.js';
 import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
 
 /** Pauses between the attempts at a valid event whose handler failed; one more attempt than pauses. */
 export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
+
+/**
+ * Pauses while a shared store is unreachable or another instance holds the event: those are not the
+ * event's fault, so it waits (and its stream behind it) instead of being dead-lettered.
+ */
+const WAIT_DELAYS_MS: readonly number[] = [50, 100, 250, 500, 1000];
+
+/** The stream whose order an event belongs to: its trip, or the notifications. */
+function laneOf(event: BridgeEvent): string {
+  return 'tripId' in event.data ? `trip:${event.data.tripId}` : 'notifications';
+}
 
 /**
  * Earlier unacknowledged deliveries after which a message is dead-lettered without being handled
@@ -55,8 +68,8 @@ export class EventConsumer {
   private closed = false;
   /** Set when shutdown put an event back: every later one goes back too. */
   private halted = false;
-  /** The tail of the chain that runs valid events in delivery order. */
-  private lane: Promise<unknown> = Promise.resolve();
+  /** Runs the valid events of each lane one at a time, in delivery order. */
+  private readonly lanes = new KeyedLock();
 
   constructor(private readonly options: EventConsumerOptions) {
     const { connection, topology, prefetch } = options;
@@ -64,7 +77,7 @@ export class EventConsumer {
     // Dead letters travel on the consuming connection: if it is down, the message is not acked either.
     this.deadLetters = connection.createPublisher({ confirm: true, maxAttempts: 1, queues: [topology.deadLetterQueue] });
     // Handlers run as messages arrive, up to the prefetch count: rejected ones are dead-lettered in
-    // parallel, valid ones still go one at a time, in order (see inOrder).
+    // parallel, valid ones go one at a time per trip, in order (see `lanes`).
     this.consumer = new QueueConsumer({
       connection,
       queue: topology.queue.queue,
@@ -119,7 +132,8 @@ export class EventConsumer {
       return 'ack';
     }
     const { event } = decoded;
-    const result = await this.inOrder(() => this.deliverWithRetries(msg, event));
+    // Joined synchronously: handlers start in delivery order, so each lane keeps the queue's order.
+    const result = await this.lanes.run(laneOf(event), () => this.deliverWithRetries(msg, event));
     switch (result.kind) {
       case 'delivered':
         metrics.delivered.inc({ type: event.type });
@@ -138,38 +152,35 @@ export class EventConsumer {
   }
 
   /**
-   * Runs valid events one after another in delivery order (handlers start in that order, and this
-   * chain is joined synchronously at the start of each).
-   */
-  private inOrder<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.lane.then(task);
-    this.lane = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
    * Retries a failing handler here, in order, instead of requeueing through the broker: a requeued
    * message would come back behind the ones already prefetched, after later events of its trip.
    */
   private async deliverWithRetries(msg: AsyncMessage, event: BridgeEvent): Promise<DeliveryResult> {
     // Once one event was put back for shutdown, the ones behind it go back too, keeping their order.
     if (this.halted) return { kind: 'stopping' };
-    for (let attempt = 0; ; attempt++) {
+    let waits = 0;
+    for (let attempt = 0; ; ) {
       try {
         return { kind: await this.options.dispatcher.deliver(event) };
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
-        const delay = HANDLER_RETRY_DELAYS_MS[attempt];
+        const waiting = err instanceof StoreUnavailableError || err instanceof EventBusyError;
+        const delay = waiting ? WAIT_DELAYS_MS[Math.min(waits++, WAIT_DELAYS_MS.length - 1)] : HANDLER_RETRY_DELAYS_MS[attempt++];
         if (delay === undefined) return { kind: 'failed', detail };
         if (this.closed) {
           this.halted = true;
           return { kind: 'stopping' };
         }
-        this.options.metrics.handlerRetries.inc();
-        this.log.warn(
-          { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt: attempt + 1, detail },
-          'handler failed; retrying',
-        );
+        if (waiting) {
+          this.options.metrics.handlerWaits.inc();
+          if (waits === 1) this.log.warn({ event: 'consumer.waiting', eventId: event.id, detail }, 'event waits: store unavailable or busy');
+        } else {
+          this.options.metrics.handlerRetries.inc();
+          this.log.warn(
+            { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt, detail },
+            'handler failed; retrying',
+          );
+        }
         await setTimeout(delay);
       }
     }

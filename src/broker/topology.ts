@@ -33,6 +33,11 @@ export const BROKER_DELIVERY_LIMIT = 10;
  * Both queues are quorum queues: on this project's machine they consumed about twice as fast as
  * classic durable queues (see the README), and only they count deliveries (`x-delivery-count`) and
  * bound them (`x-delivery-limit`).
+ *
+ * The bridge queue has a single active consumer: every instance subscribes, the broker delivers to
+ * one at a time and hands over to the next when that one's channel closes (a crash included), with
+ * its unacknowledged messages first. That keeps the queue's order for every trip across instances;
+ * the socket writes, the expensive part, still spread over all of them (see "Scaling out").
  */
 export function bridgeTopology(exchange: string, queue: string): BridgeTopology {
   const deadLetterQueue = `${queue}.dead-letter`;
@@ -44,6 +49,7 @@ export function bridgeTopology(exchange: string, queue: string): BridgeTopology 
       durable: true,
       arguments: {
         'x-queue-type': 'quorum',
+        'x-single-active-consumer': true,
         'x-delivery-limit': BROKER_DELIVERY_LIMIT,
         // The bridge moves rejected messages to the dead-letter queue itself (to add its headers);
         // this route catches what the broker dead-letters on its own, so that nothing is dropped.

@@ -1,12 +1,11 @@
-import type { StreamHead, StreamStore } from '../state/stores.js';
-import type { KeyedLock } from '../state/keyed-lock.js';
+import type { StreamHead, StreamLock, StreamStore } from '../state/stores.js';
 import type { BridgeSocket } from './types.js';
 
 export interface ReplayAndJoin<T> {
   socket: BridgeSocket;
   room: string;
   store: StreamStore<T>;
-  lock: KeyedLock;
+  lock: StreamLock;
   /** Where the client says it stopped; without it nothing is replayed. */
   since: StreamHead | undefined;
   /** Sends one missed message to the socket. */

@@ -13,27 +13,71 @@ export interface ConnectionInfo {
   rooms: string[];
 }
 
-/** What the HTTP routes may ask about sockets; a clustered implementation answers for every instance. */
+export interface BrokerCounts {
+  consumed: number;
+  delivered: number;
+  deadLettered: number;
+  duplicates: number;
+}
+
+/** Sockets, rooms and broker counters, summed over every instance. */
+export interface ClusterSummary {
+  instances: number;
+  connections: number;
+  /** `trip:` and `user:` rooms with their socket counts, by name. */
+  rooms: RoomInfo[];
+  broker: BrokerCounts;
+}
+
+/** What the HTTP routes may ask about sockets. */
 export interface SocketDirectory {
+  /** This instance's sockets (its health). */
   connections(): number;
-  /** `trip:` and `user:` rooms with their socket counts. */
-  rooms(): Promise<RoomInfo[]>;
-  /** One user's sockets. */
+  /** Every instance's sockets, rooms and counters. */
+  summary(): Promise<ClusterSummary>;
+  /** One user's sockets, on every instance. */
   connectionsOf(userId: string): Promise<ConnectionInfo[]>;
+}
+
+/** One instance's part of the summary, as it crosses instances (JSON). */
+interface InstanceSummary {
+  connections: number;
+  rooms: Array<[string, number]>;
+  broker: BrokerCounts;
 }
 
 const isContractRoom = (name: string) => name.startsWith('trip:') || name.startsWith('user:');
 
-/** The directory of this process's sockets. */
-export function createSocketDirectory(io: BridgeServer): SocketDirectory {
+/**
+ * The directory over Socket.IO. Clustered, each instance answers a `directory:summary` request from
+ * its own adapter's rooms (its room sizes, not its sockets, cross the wire) and the asking one adds
+ * them up; `connectionsOf` fetches the user's sockets from every instance through the adapter.
+ */
+export function createSocketDirectory(
+  io: BridgeServer,
+  { clustered, brokerCounts }: { clustered: boolean; brokerCounts: () => Promise<BrokerCounts> },
+): SocketDirectory {
+  async function local(): Promise<InstanceSummary> {
+    const sizes: Array<[string, number]> = [];
+    for (const [name, members] of io.of('/').adapter.rooms) if (isContractRoom(name)) sizes.push([name, members.size]);
+    return { connections: io.engine.clientsCount, rooms: sizes, broker: await brokerCounts() };
+  }
+  if (clustered) io.on('directory:summary', (ack) => void local().then(ack));
+
   return {
     connections: () => io.engine.clientsCount,
-    async rooms() {
-      const result: RoomInfo[] = [];
-      for (const [name, members] of io.of('/').adapter.rooms) {
-        if (isContractRoom(name)) result.push({ name, members: members.size });
+    async summary() {
+      const parts = [await local(), ...(clustered ? await io.serverSideEmitWithAck('directory:summary') : [])];
+      const members = new Map<string, number>();
+      const broker: BrokerCounts = { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 };
+      let connections = 0;
+      for (const part of parts) {
+        connections += part.connections;
+        for (const [name, size] of part.rooms) members.set(name, (members.get(name) ?? 0) + size);
+        for (const key of Object.keys(broker) as Array<keyof BrokerCounts>) broker[key] += part.broker[key];
       }
-      return result.sort((a, b) => a.name.localeCompare(b.name));
+      const roomList = [...members].map(([name, count]) => ({ name, members: count }));
+      return { instances: parts.length, connections, rooms: roomList.sort((a, b) => a.name.localeCompare(b.name)), broker };
     },
     async connectionsOf(userId) {
       const sockets = await io.in(rooms.user(userId)).fetchSockets();

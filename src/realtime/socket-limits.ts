@@ -67,11 +67,13 @@ export class SocketLimiter {
     if (!Number.isInteger(this.limits.socketsPerUser) || this.limits.socketsPerUser < 1) {
       throw new Error('socketsPerUser must be a positive integer');
     }
-    const build = deps.limiters ?? memoryRateLimiters;
-    this.handshakes = build('handshakes_per_address', this.limits.handshakesPerAddress);
-    this.perSocket = build('events_per_socket', this.limits.eventsPerSocket);
-    this.perUser = build('events_per_user', this.limits.eventsPerUser);
-    this.typing = build('typing_per_socket', this.limits.typingPerSocket);
+    // Addresses and users may come through any instance: their budgets live where instances share
+    // them. A socket lives on one instance only, so its budgets stay in memory, without a round trip.
+    const shared = deps.limiters ?? memoryRateLimiters;
+    this.handshakes = shared('handshakes_per_address', this.limits.handshakesPerAddress);
+    this.perUser = shared('events_per_user', this.limits.eventsPerUser);
+    this.perSocket = memoryRateLimiters('events_per_socket', this.limits.eventsPerSocket);
+    this.typing = memoryRateLimiters('typing_per_socket', this.limits.typingPerSocket);
   }
 
   /** Counts a handshake from the address; a refusal when the address is over its budget. */

@@ -20,8 +20,16 @@ export interface SocketData {
   transport: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface InterServerEvents {}
+/** One instance's sockets, room sizes and broker counters, asked for by `/stats` and `/rooms`. */
+export interface InterServerEvents {
+  'directory:summary': (
+    ack: (summary: {
+      connections: number;
+      rooms: Array<[string, number]>;
+      broker: { consumed: number; delivered: number; deadLettered: number; duplicates: number };
+    }) => void,
+  ) => void;
+}
 
 export type BridgeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type BridgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

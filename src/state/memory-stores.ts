@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type {
+  Claim,
   DedupeStore,
   MembershipFact,
   MembershipStore,
@@ -22,6 +23,8 @@ export const DEFAULT_HISTORY: HistoryLimits = { size: 100, ttlMs: 300_000, maxMe
 
 interface Stream<T> extends StreamHead {
   history: Array<{ seq: number; at: number; message: T }>;
+  /** The event the last message was built for. */
+  lastEventId?: string;
 }
 
 /** Streams and their history in this process's memory: lost on restart, hence one epoch prefix per process. */
@@ -38,9 +41,12 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     this.streams = new LRUCache({ maxSize: limits.maxMessages, sizeCalculation: (s) => s.history.length + 1 });
   }
 
-  async append(stream: string, build: (head: StreamHead) => T): Promise<T> {
+  async append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T> {
     const s = this.open(stream);
+    const last = s.history.at(-1);
+    if (last && s.lastEventId === eventId) return last.message;
     s.seq += 1;
+    s.lastEventId = eventId;
     const message = build({ seq: s.seq, epoch: s.epoch });
     s.history.push({ seq: s.seq, at: this.now(), message });
     if (s.history.length > this.limits.size) {
@@ -102,11 +108,14 @@ export class MemoryDedupeStore implements DedupeStore {
     this.seen = new LRUCache({ max: limits.maxIds, ttl: limits.windowMs });
   }
 
-  async claim(id: string): Promise<boolean> {
-    if (this.seen.has(id)) return false;
+  /** One process: an id in progress is already `seen` (its outcome is this process's to settle). */
+  async claim(id: string): Promise<Claim> {
+    if (this.seen.has(id)) return 'seen';
     this.seen.set(id, true);
-    return true;
+    return 'new';
   }
+
+  async complete(): Promise<void> {}
 
   async release(id: string): Promise<void> {
     this.seen.delete(id);

@@ -1,3 +1,24 @@
+/**
+ * A shared store could not be reached (Redis down, say). The event that met it is retried until the
+ * store is back, in order, rather than dead-lettered: the failure is not the event's.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** Another instance is handling the same event; it is retried once that one finished or died. */
+export class EventBusyError extends Error {
+  override name = 'EventBusyError';
+}
+
+/**
+ * Runs tasks one at a time per key, across every instance that shares the implementation's store:
+ * what orders "number, keep and emit" against "replay, then join" for a stream.
+ */
+export interface StreamLock {
+  run<T>(key: string, task: () => Promise<T> | T): Promise<T>;
+}
+
 /** A position in a stream: `seq` counts 1, 2, 3… within `epoch`. */
 export interface StreamHead {
   seq: number;
@@ -15,8 +36,12 @@ export type Recovery<T> =
  * epoch, so that clients can tell.
  */
 export interface StreamStore<T> {
-  /** Gives the message built for the stream's next position that position, and keeps it in history. */
-  append(stream: string, build: (head: StreamHead) => T): Promise<T>;
+  /**
+   * Gives the message built for the stream's next position that position, and keeps it in history.
+   * Idempotent by event id: when the stream's last message was kept for `eventId` (its handler died
+   * or failed after keeping it), that message comes back, with its position, instead of a new one.
+   */
+  append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T>;
   /** The last position given out (seq 0 for a stream with no event yet). */
   head(stream: string): Promise<StreamHead>;
   /** The messages after `position`, if the history still reaches back to it within the same epoch. */
@@ -26,10 +51,18 @@ export interface StreamStore<T> {
   close(): Promise<void>;
 }
 
+/**
+ * What a claim on an event id found: `new` (it is now held as in progress), `seen` (handled within
+ * the window), or `busy` (in progress elsewhere: another instance holds it until it completes,
+ * releases, or its claim expires because that instance died).
+ */
+export type Claim = 'new' | 'seen' | 'busy';
+
 /** The de-duplication window over event ids. */
 export interface DedupeStore {
-  /** True when the id was not seen within the window; it is then held as seen. */
-  claim(id: string): Promise<boolean>;
+  claim(id: string): Promise<Claim>;
+  /** Marks a claimed id as handled, for the whole window. */
+  complete(id: string): Promise<void>;
   /** Forgets a claim whose event could not be handled, so that its redelivery is handled. */
   release(id: string): Promise<void>;
   close(): Promise<void>;

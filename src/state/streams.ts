@@ -1,6 +1,6 @@
 import type { NotificationMessage, TripUpdatedMessage } from '../../contracts/index.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { StreamStore } from './stores.js';
+import type { StreamLock, StreamStore } from './stores.js';
 
 /**
  * The trip and user streams with the lock that orders, per stream, "number, keep and emit" against
@@ -9,10 +9,14 @@ import type { StreamStore } from './stores.js';
 export interface Streams {
   trips: StreamStore<TripUpdatedMessage>;
   users: StreamStore<NotificationMessage>;
-  lock: KeyedLock;
+  lock: StreamLock;
 }
 
-/** Bundles two stores with a fresh lock. */
-export function createStreams(trips: StreamStore<TripUpdatedMessage>, users: StreamStore<NotificationMessage>): Streams {
-  return { trips, users, lock: new KeyedLock() };
+/** Bundles two stores with a lock: by default one for this process alone. */
+export function createStreams(
+  trips: StreamStore<TripUpdatedMessage>,
+  users: StreamStore<NotificationMessage>,
+  lock: StreamLock = new KeyedLock(),
+): Streams {
+  return { trips, users, lock };
 }

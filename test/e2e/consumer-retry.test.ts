@@ -56,7 +56,8 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     await connection?.close();
   });
 
-  const send = (id: string) => amqp.publishRaw(exchange, 'trip.updated', { id });
+  // One trip: its events share a lane, whose order is what these tests watch.
+  const send = (id: string) => amqp.publishRaw(exchange, 'trip.updated', { id, type: 'trip.updated', data: { tripId: 'retry-trip' } });
 
   it('dead-letters, unhandled, a message that was delivered too often without an ack (a crash loop)', async () => {
     // Declare the topology, then play a consumer that dies on the message: take it, never ack, drop the channel.
@@ -88,6 +89,13 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     expect(handled.slice(-3)).toEqual(['slow-first', 'quick-second', 'quick-third']);
     const [dead] = await amqp.drain(`${name}.dead-letter`, 1, 5000);
     expect(dead?.headers?.['x-rejection-reason']).toBe('invalid_json');
+  });
+
+  it('lets the events of another trip overtake a slow one: order is kept per trip', async () => {
+    await send('slow-trip-a');
+    await amqp.publishRaw(exchange, 'trip.updated', { id: 'quick-trip-b', type: 'trip.updated', data: { tripId: 'other-trip' } });
+    await until(() => handled.includes('slow-trip-a'), 5000, 'both events');
+    expect(handled.indexOf('quick-trip-b')).toBeLessThan(handled.indexOf('slow-trip-a'));
   });
 
   it('is retried in place, so a later event of the same queue does not overtake it', async () => {

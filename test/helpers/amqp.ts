@@ -56,16 +56,25 @@ export class TestAmqp {
     return messages.slice(0, count);
   }
 
-  /** The bodies of every message now in a queue, leaving them there (taken unacked, then returned). */
-  async peek(queue: string): Promise<unknown[]> {
+  /**
+   * The bodies of every message now in a queue, leaving them there: taken by a consumer without
+   * acknowledging, then returned by closing its channel (basic.get is refused on a queue with a
+   * single active consumer).
+   */
+  async peek(queue: string, timeoutMs = 5000): Promise<unknown[]> {
+    const expected = await this.messageCount(queue);
     const ch = await this.connection.acquire();
     const bodies: unknown[] = [];
     try {
-      for (;;) {
-        const msg = await ch.basicGet({ queue });
-        if (!msg) break;
+      if (expected === 0) return bodies;
+      await ch.basicQos({ prefetchCount: expected });
+      let done: () => void = () => undefined;
+      const all = new Promise<void>((resolve) => (done = resolve));
+      await ch.basicConsume({ queue }, (msg) => {
         bodies.push(Buffer.isBuffer(msg.body) ? JSON.parse(msg.body.toString()) : msg.body);
-      }
+        if (bodies.length >= expected) done();
+      });
+      await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs))]);
     } finally {
       // Closing the channel returns every unacknowledged message to the queue.
       await ch.close();

@@ -62,7 +62,7 @@ describe('createDispatcher', () => {
     expect(outcome).toMatchObject({ kind: 'rejected', reason: 'invalid_data', detail: expect.stringMatching(/^data\.tripId/) });
     expect(routed).toHaveLength(0);
     // The id of a rejected message stays free: a corrected republish under the same id is delivered.
-    expect(await dedupe.claim('evt-bad')).toBe(true);
+    expect(await dedupe.claim('evt-bad')).toBe('new');
   });
 
   it.each([

@@ -29,7 +29,12 @@ function fakeDirectory() {
   const askedFor: string[] = [];
   const directory: SocketDirectory = {
     connections: () => 3,
-    rooms: async () => ROOMS,
+    summary: async () => ({
+      instances: 1,
+      connections: 3,
+      rooms: ROOMS,
+      broker: { consumed: 10, delivered: 7, deadLettered: 2, duplicates: 1 },
+    }),
     connectionsOf: async (userId) => {
       askedFor.push(userId);
       return userId === 'u1' ? [CONNECTION] : [];
@@ -70,7 +75,6 @@ function setup(options: SetupOptions = {}) {
   const app = createHttpApp({
     sockets: directory,
     brokerConnected: () => options.brokerConnected ?? true,
-    brokerCounts: async () => ({ consumed: 10, delivered: 7, deadLettered: 2, duplicates: 1 }),
     uptimeSeconds: () => 42,
     publisher,
     ...fakeDeadLetters(),

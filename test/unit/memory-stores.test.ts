@@ -13,7 +13,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A store whose messages are their own positions, so that tests read seq and epoch back. */
 function store(limits: Partial<HistoryLimits> = {}, now?: () => number) {
   const streams = new MemoryStreamStore<StreamHead>({ ...DEFAULT_HISTORY, ...limits }, now);
-  return { streams, next: (stream: string) => streams.append(stream, (head) => head) };
+  let events = 0;
+  return { streams, next: (stream: string) => streams.append(stream, `evt-${events++}`, (head) => head) };
 }
 
 describe('MemoryStreamStore numbering', () => {
@@ -34,6 +35,13 @@ describe('MemoryStreamStore numbering', () => {
       { seq: 3, epoch },
     ]);
     expect(await streams.head('trip:t1')).toEqual({ seq: 3, epoch });
+  });
+
+  it('gives an event appended again its first message back, without numbering it twice', async () => {
+    const { streams, next } = store();
+    const first = await streams.append('trip:t1', 'evt-again', (head) => head);
+    expect(await streams.append('trip:t1', 'evt-again', () => ({ seq: -1, epoch: 'never built' }))).toBe(first);
+    expect(await next('trip:t1')).toEqual({ seq: 2, epoch: first.epoch });
   });
 
   it('numbers each stream on its own', async () => {
@@ -153,25 +161,25 @@ describe('MemoryMembershipStore', () => {
 describe('MemoryDedupeStore', () => {
   it('claims a new id once; a second claim of it fails', async () => {
     const dedupe = new MemoryDedupeStore();
-    expect(await dedupe.claim('evt-1')).toBe(true);
-    expect(await dedupe.claim('evt-1')).toBe(false);
-    expect(await dedupe.claim('evt-2')).toBe(true);
+    expect(await dedupe.claim('evt-1')).toBe('new');
+    expect(await dedupe.claim('evt-1')).toBe('seen');
+    expect(await dedupe.claim('evt-2')).toBe('new');
   });
 
   it('lets a released id be claimed again', async () => {
     const dedupe = new MemoryDedupeStore();
     await dedupe.claim('evt-1');
     await dedupe.release('evt-1');
-    expect(await dedupe.claim('evt-1')).toBe(true);
-    expect(await dedupe.claim('evt-1')).toBe(false);
+    expect(await dedupe.claim('evt-1')).toBe('new');
+    expect(await dedupe.claim('evt-1')).toBe('seen');
   });
 
   it('forgets an id once the window has passed', async () => {
     const dedupe = new MemoryDedupeStore({ maxIds: 100, windowMs: 30 });
-    expect(await dedupe.claim('evt-1')).toBe(true);
-    expect(await dedupe.claim('evt-1')).toBe(false);
+    expect(await dedupe.claim('evt-1')).toBe('new');
+    expect(await dedupe.claim('evt-1')).toBe('seen');
     await sleep(60);
-    expect(await dedupe.claim('evt-1')).toBe(true);
+    expect(await dedupe.claim('evt-1')).toBe('new');
   });
 
   it('forgets the oldest id once more ids than its bound are held', async () => {
@@ -179,7 +187,7 @@ describe('MemoryDedupeStore', () => {
     await dedupe.claim('evt-1');
     await dedupe.claim('evt-2');
     await dedupe.claim('evt-3');
-    expect(await dedupe.claim('evt-1')).toBe(true);
-    expect(await dedupe.claim('evt-3')).toBe(false);
+    expect(await dedupe.claim('evt-1')).toBe('new');
+    expect(await dedupe.claim('evt-3')).toBe('seen');
   });
 });

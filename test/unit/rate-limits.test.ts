@@ -137,9 +137,12 @@ describe('HTTP rate limit on the test endpoints (app.request, no network)', () =
     const metrics = new Metrics(() => 0);
     const published: unknown[] = [];
     const http = createHttpApp({
-      sockets: { connections: () => 0, rooms: async () => [], connectionsOf: async () => [] },
+      sockets: {
+        connections: () => 0,
+        summary: async () => ({ instances: 1, connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }),
+        connectionsOf: async () => [],
+      },
       brokerConnected: () => true,
-      brokerCounts: async () => ({ consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 }),
       uptimeSeconds: () => 1,
       ...fakeDeadLetters(),
       membership: new MemoryMembershipStore(),

@@ -1,0 +1,83 @@
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient, type RedisClientType } from 'redis';
+import { redactUrl } from './config.js';
+import type { Logger } from './logger.js';
+
+/** Start-up could not reach Redis; the message is the one line the service prints. */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+}
+
+/** Back-off between reconnect attempts, in ms: 100, 200, … up to 2 s. */
+const reconnectStrategy = (retries: number) => Math.min(100 * (retries + 1), 2_000);
+
+/**
+ * The Redis connections of one instance when `REDIS_URL` is set: one for the shared state (streams,
+ * de-duplication, membership, locks, rate limits) that fails at once while Redis is unreachable, so
+ * that events wait in the queue instead of in memory; and the publishing and subscribing pair of the
+ * Socket.IO Redis adapter, which queues its few publishes until Redis is back.
+ */
+export class RedisCluster {
+  readonly client: RedisClientType;
+  readonly adapter: ReturnType<typeof createAdapter>;
+  private readonly pub: RedisClientType;
+  private readonly sub: RedisClientType;
+  private lastError: string | undefined;
+
+  /** @param key what instances of one deployment share: the adapter's channels and the keys' prefix. */
+  constructor(
+    private readonly url: string,
+    readonly key: string,
+    logger: Logger,
+  ) {
+    const log = logger.child({ component: 'redis' });
+    const open = (role: string, disableOfflineQueue: boolean) => {
+      const client: RedisClientType = createClient({ url, name: `${key}:${role}`, disableOfflineQueue, socket: { reconnectStrategy } });
+      let connected = false;
+      client.on('ready', () => {
+        if (connected) log.info({ event: 'redis.reconnected', role }, 'Redis connection re-established');
+        connected = true;
+      });
+      client.on('error', (err: Error) => {
+        this.lastError = err.message;
+        // Before the first connection, start() reports the failure in one line; later, every loss is news.
+        log[connected ? 'warn' : 'debug']({ event: 'redis.error', role, err: { message: err.message } }, 'Redis connection error');
+      });
+      return client;
+    };
+    this.client = open('state', true);
+    this.pub = open('adapter-pub', false);
+    this.sub = open('adapter-sub', false);
+    this.adapter = createAdapter(this.pub, this.sub, { key: `${key}:socket.io` });
+  }
+
+  /** True while every connection is up. */
+  get connected(): boolean {
+    return this.client.isReady && this.pub.isReady && this.sub.isReady;
+  }
+
+  /** Connects; rejects with a one-line reason naming `REDIS_URL` after `timeoutMs`. */
+  async start(timeoutMs: number): Promise<void> {
+    const clients = [this.client, this.pub, this.sub];
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all(clients.map((c) => c.connect())), timeout]);
+    } catch (err) {
+      await this.close();
+      const cause = this.lastError ?? (err as Error).message;
+      throw new RedisUnreachableError(`Redis is unreachable at REDIS_URL=${redactUrl(this.url)} (${cause}); start it or unset REDIS_URL`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes every connection (Socket.IO and the stores first). Idempotent. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [this.client, this.pub, this.sub].map((c) => (c.isOpen ? c.quit().catch(() => c.disconnect().catch(() => undefined)) : undefined)),
+    );
+  }
+}

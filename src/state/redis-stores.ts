@@ -1,0 +1,330 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorReply, type RedisClientType } from 'redis';
+import type { NotificationMessage, TripUpdatedMessage } from '../../contracts/index.js';
+import { KeyedLock } from './keyed-lock.js';
+import {
+  DEFAULT_DEDUPE,
+  DEFAULT_HISTORY,
+  DEFAULT_MEMBERSHIP,
+  type DedupeLimits,
+  type HistoryLimits,
+  type MembershipLimits,
+} from './memory-stores.js';
+import {
+  StoreUnavailableError,
+  type Claim,
+  type DedupeStore,
+  type MembershipFact,
+  type MembershipStore,
+  type Recovery,
+  type StreamHead,
+  type StreamLock,
+  type StreamStore,
+} from './stores.js';
+
+type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
+
+/** Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. */
+async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {
+  try {
+    return await exchange();
+  } catch (err) {
+    throw new StoreUnavailableError(`redis ${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A Lua script run by its SHA1: the source goes over the wire only when the server does not know it yet. */
+class Script {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: RedisClientType, keys: string[], args: Array<string | number>): Promise<Reply> {
+    const options = { keys, arguments: args.map(String) };
+    try {
+      return await client.evalSha(this.sha, options);
+    } catch (err) {
+      if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return client.eval(this.source, options);
+      throw err;
+    }
+  }
+}
+
+/** KEYS: hash, history. ARGV: a new epoch, expiry (ms). Reads the head, starting a new epoch if the stream was forgotten. */
+const OPEN = `
+local seq, epoch = unpack(redis.call('HMGET', KEYS[1], 'seq', 'epoch'))
+if not seq then
+  seq, epoch = 0, ARGV[1]
+  redis.call('HSET', KEYS[1], 'seq', 0, 'epoch', epoch)
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`;
+/**
+ * OPEN, then with ARGV[3] = an event id, reserves a position for it. Returns {seq, epoch, kept}: kept
+ * is 1 when the last message kept was that event's (its handler died after keeping it). A position
+ * reserved but never kept (its writer died in between, holding the stream's lock) is given again, so
+ * that no seq goes missing.
+ */
+const POSITION = new Script(`${OPEN}
+if ARGV[3] == '' then return {tonumber(seq), epoch, 0} end
+local kept, lastId = unpack(redis.call('HMGET', KEYS[1], 'kept', 'lastId'))
+kept = tonumber(kept or '0')
+if kept == tonumber(seq) and lastId == ARGV[3] and kept > 0 then return {kept, epoch, 1} end
+if kept == tonumber(seq) then seq = redis.call('HINCRBY', KEYS[1], 'seq', 1) end
+return {tonumber(seq), epoch, 0}`);
+/** OPEN, then the history with the server's clock (ms), so that instances with skewed clocks agree on age. */
+const SINCE = new Script(`${OPEN}
+local t = redis.call('TIME')
+return {tonumber(seq), epoch, t[1] .. string.format('%03d', math.floor(t[2] / 1000)), redis.call('LRANGE', KEYS[2], 0, -1)}`);
+/**
+ * KEYS: hash, history. ARGV: epoch, seq, message JSON, size, expiry, event id. Keeps a message,
+ * unless its epoch is gone or its position was kept meanwhile (its lock had expired).
+ */
+const KEEP = new Script(`
+local epoch, kept = unpack(redis.call('HMGET', KEYS[1], 'epoch', 'kept'))
+if epoch ~= ARGV[1] or tonumber(kept or '0') >= tonumber(ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local at = t[1] .. string.format('%03d', math.floor(t[2] / 1000))
+redis.call('RPUSH', KEYS[2], '{"seq":' .. ARGV[2] .. ',"at":' .. at .. ',"message":' .. ARGV[3] .. '}')
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+redis.call('HSET', KEYS[1], 'kept', ARGV[2], 'lastId', ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`);
+/** KEYS: key. ARGV: value. Deletes the key only while it still holds that value (our claim, our lock token). */
+const DELETE_IF = new Script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+/** KEYS: key. ARGV: claim ttl (ms). Claims an id, or says whether it is done or held. */
+const CLAIM = new Script(`
+if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then return 'new' end
+if redis.call('GET', KEYS[1]) == 'done' then return 'seen' end
+return 'busy'`);
+
+/**
+ * Streams in Redis, shared by every instance: a hash `<prefix>stream:{name}` {seq, epoch} and a list
+ * `<prefix>history:{name}` of `{seq, at, message}` JSON (the braces keep both in one cluster slot).
+ * Both expire after twice the history age without an append, after which the stream starts a new epoch.
+ */
+export class RedisStreamStore<T> implements StreamStore<T> {
+  private readonly bootId = randomBytes(6).toString('base64url');
+  private created = 0;
+  private readonly keepMs: number;
+
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly options: { prefix: string; limits: HistoryLimits },
+  ) {
+    this.keepMs = Math.max(1, options.limits.ttlMs * 2);
+  }
+
+  /**
+   * Two steps: reserve the position (atomic), build, then keep the message (atomic). Callers hold the
+   * stream's StreamLock around it, so that no other append or replay runs between the two; a position
+   * whose writer died between them is given to the next append, so history has no gap.
+   */
+  async append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T> {
+    const keys = this.keys(stream);
+    const reply = await redis('append', () => POSITION.run(this.client, keys, [this.newEpoch(), this.keepMs, eventId]));
+    const [seq, epoch, kept] = reply as [number, string, number];
+    if (kept === 1) {
+      const last = await redis('append', () => this.client.lIndex(keys[1]!, -1));
+      if (last !== null) return (JSON.parse(last) as { message: T }).message;
+    }
+    const message = build({ seq, epoch });
+    const { size } = this.options.limits;
+    const stored = await redis('append', () =>
+      KEEP.run(this.client, keys, [epoch, seq, JSON.stringify(message), size, this.keepMs, eventId]),
+    );
+    if (stored !== 1) throw new StoreUnavailableError(`redis append: ${stream} changed while its lock was held`);
+    return message;
+  }
+
+  async head(stream: string): Promise<StreamHead> {
+    return this.position(stream);
+  }
+
+  /** As the memory store, and stricter: recovered only when history holds every seq after `position` up to the head. */
+  async since(stream: string, position: StreamHead): Promise<Recovery<T>> {
+    const reply = await redis('since', () => SINCE.run(this.client, this.keys(stream), [this.newEpoch(), this.keepMs]));
+    const [seq, epoch, now, entries] = reply as [number, string, string, string[]];
+    const head = { seq, epoch };
+    if (position.epoch !== epoch || position.seq > seq) return { recovered: false, head };
+    const cutoff = Number(now) - this.options.limits.ttlMs;
+    const missed = entries
+      .map((entry) => JSON.parse(entry) as { seq: number; at: number; message: T })
+      .filter((entry) => entry.at >= cutoff && entry.seq > position.seq);
+    const complete = missed.length === seq - position.seq && missed.every((e, i) => e.seq === position.seq + 1 + i);
+    return complete ? { recovered: true, head, messages: missed.map((e) => e.message) } : { recovered: false, head };
+  }
+
+  async drop(stream: string): Promise<void> {
+    await redis('drop', () => this.client.del(this.keys(stream)));
+  }
+
+  /** The client is shared and closed by its owner. */
+  async close(): Promise<void> {}
+
+  private async position(stream: string): Promise<StreamHead> {
+    const args = [this.newEpoch(), this.keepMs, ''];
+    const reply = await redis('position', () => POSITION.run(this.client, this.keys(stream), args));
+    const [seq, epoch] = reply as [number, string];
+    return { seq, epoch };
+  }
+
+  private keys(stream: string): string[] {
+    return [`${this.options.prefix}stream:{${stream}}`, `${this.options.prefix}history:{${stream}}`];
+  }
+
+  /** Offered on every call, used only when the stream is new: unique per store instance and call. */
+  private newEpoch(): string {
+    return `${this.bootId}.${(this.created++).toString(36)}`;
+  }
+}
+
+/**
+ * How long an instance's claim on an event lasts before another may take the event over: longer than
+ * handling one event takes with its retries (about 1.1 s of pauses), short enough that the events of a
+ * trip whose instance died wait only a few seconds.
+ */
+export const DEFAULT_CLAIM_TTL_MS = 5_000;
+
+/**
+ * The de-duplication window in Redis, `<prefix>dedupe:<id>` = `pending` (for claimTtlMs) or `done`
+ * (for windowMs): an instance that died while handling an event blocks its redelivery for claimTtlMs at most.
+ */
+export class RedisDedupeStore implements DedupeStore {
+  private readonly claimTtlMs: number;
+
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly options: { prefix: string; windowMs: number; claimTtlMs?: number },
+  ) {
+    this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+  }
+
+  async claim(id: string): Promise<Claim> {
+    return (await redis('claim', () => CLAIM.run(this.client, [this.key(id)], [this.claimTtlMs]))) as Claim;
+  }
+
+  async complete(id: string): Promise<void> {
+    await redis('complete', () => this.client.set(this.key(id), 'done', { PX: this.options.windowMs }));
+  }
+
+  /** Only a claim still pending: an id completed meanwhile stays seen. */
+  async release(id: string): Promise<void> {
+    await redis('release', () => DELETE_IF.run(this.client, [this.key(id)], ['pending']));
+  }
+
+  async close(): Promise<void> {}
+
+  private key(id: string): string {
+    return `${this.options.prefix}dedupe:${id}`;
+  }
+}
+
+/** Membership facts in Redis as JSON strings with a time limit: `<prefix>member:<trip>/<user>`, `<prefix>deleted:<trip>`. */
+export class RedisMembershipStore implements MembershipStore {
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly options: { prefix: string; limits: MembershipLimits },
+  ) {}
+
+  async record(tripId: string, userId: string, fact: MembershipFact): Promise<void> {
+    await this.set(this.memberKey(tripId, userId), fact);
+  }
+
+  async recordDeleted(tripId: string, at: number): Promise<void> {
+    await this.set(this.deletedKey(tripId), { change: 'deleted', at });
+  }
+
+  async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {
+    const keys = [this.memberKey(tripId, userId), this.deletedKey(tripId)];
+    const [member, deleted] = await redis('lookup', () => this.client.mGet(keys));
+    return {
+      ...(member ? { member: JSON.parse(member) as MembershipFact } : {}),
+      ...(deleted ? { deleted: JSON.parse(deleted) as MembershipFact } : {}),
+    };
+  }
+
+  async close(): Promise<void> {}
+
+  private async set(key: string, fact: MembershipFact): Promise<void> {
+    await redis('record', () => this.client.set(key, JSON.stringify(fact), { PX: this.options.limits.ttlMs }));
+  }
+
+  // '/' cannot appear in an identifier, so that no trip and user pair collides with another.
+  private memberKey(tripId: string, userId: string): string {
+    return `${this.options.prefix}member:${tripId}/${userId}`;
+  }
+
+  private deletedKey(tripId: string): string {
+    return `${this.options.prefix}deleted:${tripId}`;
+  }
+}
+
+/**
+ * A StreamLock across instances: `<prefix>lock:<key>` holds the holder's random token for at most ttlMs
+ * (so a dead holder blocks no one for longer); ttlMs must exceed the longest task. Tasks of this process
+ * first queue in memory, so that only one per key polls Redis.
+ */
+export class RedisStreamLock implements StreamLock {
+  private readonly local = new KeyedLock();
+  private readonly ttlMs: number;
+
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly options: { prefix: string; ttlMs?: number },
+  ) {
+    this.ttlMs = options.ttlMs ?? 10_000;
+  }
+
+  run<T>(key: string, task: () => Promise<T> | T): Promise<T> {
+    return this.local.run(key, async () => {
+      const name = `${this.options.prefix}lock:${key}`;
+      const token = await this.acquire(name);
+      try {
+        return await task();
+      } finally {
+        // A failed release is not the task's failure: the lock expires by itself.
+        await DELETE_IF.run(this.client, [name], [token]).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Polls with a growing back-off (2 to 50 ms); gives up after twice the ttl, when the holder must be gone. */
+  private async acquire(name: string): Promise<string> {
+    const token = randomBytes(12).toString('base64url');
+    const deadline = Date.now() + this.ttlMs * 2;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      const set = await redis('lock', () => this.client.set(name, token, { NX: true, PX: this.ttlMs }));
+      if (set === 'OK') return token;
+      if (Date.now() > deadline) throw new StoreUnavailableError(`redis lock ${name} not acquired in ${this.ttlMs * 2} ms`);
+      await sleep(delay);
+    }
+  }
+}
+
+export interface RedisStoresOptions {
+  prefix: string;
+  history?: HistoryLimits;
+  dedupe?: Pick<DedupeLimits, 'windowMs'> & { claimTtlMs?: number };
+  membership?: MembershipLimits;
+  lockTtlMs?: number;
+}
+
+/** Every shared store over one client; trip and user streams share the prefix, as their names differ. */
+export function createRedisStores(client: RedisClientType, options: RedisStoresOptions) {
+  const { prefix, history = DEFAULT_HISTORY, dedupe = DEFAULT_DEDUPE, membership = DEFAULT_MEMBERSHIP } = options;
+  return {
+    trips: new RedisStreamStore<TripUpdatedMessage>(client, { prefix, limits: history }),
+    users: new RedisStreamStore<NotificationMessage>(client, { prefix, limits: history }),
+    dedupe: new RedisDedupeStore(client, { prefix, ...dedupe }),
+    membership: new RedisMembershipStore(client, { prefix, limits: membership }),
+    lock: new RedisStreamLock(client, { prefix, ttlMs: options.lockTtlMs }),
+  };
+}
