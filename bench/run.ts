@@ -10,6 +10,7 @@ import { Children, openFileLimit } from './lib/children.js';
 import { now } from './lib/clock.js';
 import { cpuWindow, findProcesses, machineBusyPercent } from './lib/cpu.js';
 import { parseOptions, usage, UsageRequested, type Options } from './lib/options.js';
+import { BenchRedis } from './lib/redis-keys.js';
 import { summarize, toMarkdown, type BenchReport, type SystemResult } from './lib/report.js';
 import { runBroadcast } from './scenarios/broadcast.js';
 import { runDrain } from './scenarios/drain.js';
@@ -26,8 +27,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** File descriptors a server keeps beyond its sockets (broker, Redis, stdio, libuv). */
 const FD_MARGIN = 500;
 
-/** The shared service each system cannot run without. */
-const NEEDS: Record<SystemName, 'amqp' | 'redis' | undefined> = { bridge: 'amqp', naive: 'amqp', peer: 'redis', ceiling: undefined };
+/** The shared services each system cannot run without. */
+const NEEDS: Record<SystemName, Array<'amqp' | 'redis'>> = {
+  bridge: ['amqp'],
+  'bridge-redis': ['amqp', 'redis'],
+  naive: ['amqp'],
+  peer: ['redis'],
+  ceiling: [],
+};
 
 function commit(): string {
   try {
@@ -105,10 +112,12 @@ async function main(): Promise<void> {
 
   const children = new Children();
   const broker = new BenchBroker(options.amqpUrl);
+  const redis = new BenchRedis(options.redisUrl);
   const ctx: RunContext = {
     runId,
     children,
     broker,
+    redis,
     amqpUrl: options.amqpUrl,
     redisUrl: options.redisUrl,
     secret: `bench-${randomBytes(16).toString('hex')}`,
@@ -124,9 +133,11 @@ async function main(): Promise<void> {
       await children.stopAll();
       await broker.deleteDeclared().catch(() => undefined);
       await broker.close().catch(() => undefined);
+      // Only after every server stopped: nothing writes the keys any more.
+      await redis.deleteRegistered();
     })());
   const abort = (why: string, code: number) => {
-    process.stderr.write(`\n${why}: stopping every process and deleting this run's queues\n`);
+    process.stderr.write(`\n${why}: stopping every process and deleting this run's queues and Redis keys\n`);
     void cleanup().finally(() => process.exit(code));
   };
   process.once('SIGINT', () => abort('interrupted', 130));
@@ -143,8 +154,8 @@ async function main(): Promise<void> {
   try {
     for (const name of options.systems) {
       if (stopping) break;
-      const dependency = NEEDS[name];
-      if (dependency && !reachable[dependency]) {
+      const dependency = NEEDS[name].find((service) => !reachable[service]);
+      if (dependency) {
         systems[name] = { error: `${dependency === 'amqp' ? `RabbitMQ at ${options.amqpUrl}` : `Redis at ${options.redisUrl}`} is unreachable` };
         progress(name, `skipped: ${systems[name]?.error}`);
         continue;
@@ -179,6 +190,7 @@ async function main(): Promise<void> {
       durationSeconds: (now() - startedAt) / 1000,
       processes: [...children.pids],
       declared: broker.history,
+      redisKeys: redis.history,
       notes,
       options,
     },

@@ -8,6 +8,12 @@ export class RedisUnreachableError extends Error {
   override name = 'RedisUnreachableError';
 }
 
+/**
+ * How long a request to every instance (presence, `/stats`, one user's sockets) waits for the
+ * answers: an instance that died is noticed by Redis at once, so a missing answer is a stuck one.
+ */
+export const CLUSTER_REQUEST_TIMEOUT_MS = 2_000;
+
 /** Back-off between reconnect attempts, in ms: 100, 200, … up to 2 s. */
 const reconnectStrategy = (retries: number) => Math.min(100 * (retries + 1), 2_000);
 
@@ -48,7 +54,7 @@ export class RedisCluster {
     this.client = open('state', true);
     this.pub = open('adapter-pub', false);
     this.sub = open('adapter-sub', false);
-    this.adapter = createAdapter(this.pub, this.sub, { key: `${key}:socket.io` });
+    this.adapter = createAdapter(this.pub, this.sub, { key: `${key}:socket.io`, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS });
   }
 
   /** True while every connection is up. */

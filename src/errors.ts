@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from './state/stores.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorBody, ErrorCode } from '../contracts/index.js';
 
@@ -31,5 +32,6 @@ export function httpStatusOf(code: ErrorCode): ContentfulStatusCode {
 /** Turns any thrown value into the body clients see; internal details are never exposed. */
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof BridgeError) return { code: err.code, message: err.message };
+  if (err instanceof StoreUnavailableError) return { code: 'unavailable', message: 'shared state is unreachable; retry shortly' };
   return { code: 'internal', message: 'internal error' };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SYSTEM_NAMES } from '../systems/types.js';
+import { DEFAULT_SYSTEMS, SYSTEM_NAMES } from '../systems/types.js';
 
 export const SCENARIO_NAMES = ['idle', 'fanout', 'broadcast', 'drain'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -19,7 +19,9 @@ const list = <T extends string>(values: readonly [T, ...T[]]) =>
  * systems, four scenarios) take about two minutes on 2 cores.
  */
 const Options = z.object({
-  systems: list(SYSTEM_NAMES).prefault(SYSTEM_NAMES.join(',')).describe('which systems, in order'),
+  systems: list(SYSTEM_NAMES)
+    .prefault(DEFAULT_SYSTEMS.join(','))
+    .describe(`which systems, in order (also: ${SYSTEM_NAMES.filter((s) => !DEFAULT_SYSTEMS.includes(s)).join(', ')})`),
   scenarios: list(SCENARIO_NAMES).prefault(SCENARIO_NAMES.join(',')).describe('which scenarios'),
   clients: count.default(2000).describe('fan-out: sockets, each joined to one trip'),
   trips: count.default(200).describe('fan-out: trips the clients are spread over'),

@@ -32,6 +32,8 @@ export interface RunMeta {
   processes: number[];
   /** Queues and exchanges the run declared (and deleted at its end). */
   declared: { queues: string[]; exchanges: string[] };
+  /** Redis key prefixes the run's systems wrote under (bridge-redis), and how many keys were deleted. */
+  redisKeys?: Array<{ prefix: string; deleted: number }>;
   notes: string[];
   options: Options;
 }
@@ -42,7 +44,9 @@ export interface SummaryRow {
   better: 'higher' | 'lower';
   values: Record<SystemName, number | null>;
   /** bridge ÷ the other system, for the same figure. */
-  ratios: Record<Exclude<SystemName, 'bridge'>, number | null>;
+  ratios: Record<Other, number | null>;
+  /** bridge-redis ÷ bridge, for the same figure: what keeping the state in Redis costs. */
+  redisRatio: number | null;
 }
 
 export interface BenchReport {
@@ -52,6 +56,7 @@ export interface BenchReport {
 }
 
 const OTHERS = ['naive', 'peer', 'ceiling'] as const;
+type Other = (typeof OTHERS)[number];
 
 const finite = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
@@ -63,7 +68,7 @@ function ratio(a: number | null, b: number | null): number | null {
 const stepAt = (r: SystemResult | undefined, rate: number | undefined): FanoutStep | undefined =>
   r?.fanout?.steps.find((s) => s.rate === rate);
 
-/** The headline figures, one row each, with bridge ÷ naive / peer / ceiling. */
+/** The headline figures, one row each, with bridge ÷ naive / peer / ceiling and bridge-redis ÷ bridge. */
 export function summarize(systems: BenchReport['systems'], options: Options): SummaryRow[] {
   const moderate = options.rates[0];
   const maxStep = (r?: SystemResult) => stepAt(r, r?.fanout?.maxRate ?? undefined);
@@ -83,7 +88,7 @@ export function summarize(systems: BenchReport['systems'], options: Options): Su
   return rows.map(([figure, unit, better, pick]) => {
     const values = Object.fromEntries(SYSTEM_NAMES.map((s) => [s, finite(pick(systems[s]))])) as SummaryRow['values'];
     const ratios = Object.fromEntries(OTHERS.map((o) => [o, ratio(values.bridge, values[o])])) as SummaryRow['ratios'];
-    return { figure, unit, better, values, ratios };
+    return { figure, unit, better, values, ratios, redisRatio: ratio(values['bridge-redis'], values.bridge) };
   });
 }
 
@@ -134,20 +139,28 @@ function cpuRowsOf(system: SystemName, r: SystemResult | undefined): string[][] 
   ]);
 }
 
-/** The headline table: one row per figure, a column per system, then the three ratios. */
+/** Both bridges ran: the bridge-redis ÷ bridge column is shown. */
+const withRedis = (present: SystemName[]) => present.includes('bridge') && present.includes('bridge-redis');
+
+/** The headline table: one row per figure, a column per system, then the three ratios (and bridge-redis ÷ bridge). */
 function summaryTable(report: BenchReport, present: SystemName[]): string {
   const others = OTHERS.filter((s) => present.includes(s));
+  const redis = withRedis(present);
   return table(
-    ['figure', 'unit', 'better', ...present, ...others.map((s) => `bridge ÷ ${s}`)],
+    ['figure', 'unit', 'better', ...present, ...others.map((s) => `bridge ÷ ${s}`), ...(redis ? ['bridge-redis ÷ bridge'] : [])],
     report.summary.map((row) => [
       row.figure,
       row.unit,
       row.better,
       ...present.map((s) => cell(report, s, row)),
       ...others.map((s) => times(row.ratios[s])),
+      ...(redis ? [times(row.redisRatio ?? null)] : []),
     ]),
   );
 }
+
+/** A difference in ms with its sign. */
+const plusMs = (a: number, b: number) => `${a - b >= 0 ? '+' : '−'}${num(Math.abs(a - b))}`;
 
 /** Every fan-out step of every system, by rate, with bridge ÷ other for deliveries/s and p99. */
 function stepsSection(report: BenchReport, present: SystemName[]): string[] {
@@ -155,10 +168,12 @@ function stepsSection(report: BenchReport, present: SystemName[]): string[] {
   const rates = [...new Set(present.flatMap((s) => report.systems[s]?.fanout?.steps.map((step) => step.rate) ?? []))];
   if (rates.length === 0) return [];
   const others = OTHERS.filter((s) => present.includes(s) && present.includes('bridge'));
+  const redis = withRedis(present);
   const rows = rates
     .sort((a, b) => a - b)
     .map((rate) => {
       const bridge = stepAt(report.systems.bridge, rate);
+      const bridgeRedis = stepAt(report.systems['bridge-redis'], rate);
       return [
         num(rate, 0),
         ...present.map((s) => stepCell(stepAt(report.systems[s], rate))),
@@ -167,13 +182,25 @@ function stepsSection(report: BenchReport, present: SystemName[]): string[] {
           if (!bridge || !other) return '—';
           return `${times(ratio(bridge.deliveriesPerSec, other.deliveriesPerSec))} · ${times(ratio(bridge.p99Ms, other.p99Ms))}`;
         }),
+        ...(redis
+          ? [
+              bridge && bridgeRedis
+                ? `${times(ratio(bridgeRedis.deliveriesPerSec, bridge.deliveriesPerSec))} · ${times(ratio(bridgeRedis.p50Ms, bridge.p50Ms))} ` +
+                  `(${plusMs(bridgeRedis.p50Ms, bridge.p50Ms)} ms) · ${times(ratio(bridgeRedis.p99Ms, bridge.p99Ms))} (${plusMs(bridgeRedis.p99Ms, bridge.p99Ms)} ms)`
+                : '—',
+            ]
+          : []),
       ];
     });
   return [
     `Fan-out steps: ${num(o.clients, 0)} clients in ${num(o.trips, 0)} trips, ${o.stepSeconds} s per step; each cell is ` +
-      'deliveries/s · p50 / p99 / max ms (✗: the step broke); ratios are bridge ÷ other for deliveries/s and p99.',
+      'deliveries/s · p50 / p99 / max ms (✗: the step broke); ratios are bridge ÷ other for deliveries/s and p99' +
+      (redis ? '; bridge-redis ÷ bridge for deliveries/s, p50 and p99, with the difference in ms.' : '.'),
     '',
-    table(['events/s', ...present, ...others.map((s) => `÷ ${s} (dlv/s · p99)`)], rows),
+    table(
+      ['events/s', ...present, ...others.map((s) => `÷ ${s} (dlv/s · p99)`), ...(redis ? ['bridge-redis ÷ bridge (dlv/s · p50 · p99)'] : [])],
+      rows,
+    ),
   ];
 }
 
@@ -191,6 +218,13 @@ function cpuSection(report: BenchReport, present: SystemName[]): string[] {
 /** The run's notes, each system's error, and every socket that failed to connect. */
 function notesOf(report: BenchReport, present: SystemName[]): string[] {
   const notes = [...report.meta.notes];
+  if (present.includes('bridge-redis')) {
+    notes.push(
+      'bridge-redis is the bridge with REDIS_URL: Socket.IO Redis adapter, and seq, history, de-duplication, membership, locks ' +
+        'and rate limits in Redis; bridge-redis ÷ bridge is what that costs.',
+    );
+  }
+  for (const { prefix, deleted } of report.meta.redisKeys ?? []) notes.push(`Redis keys ${prefix}* deleted at the end: ${deleted}.`);
   for (const s of present) {
     const r = report.systems[s];
     if (r?.error) notes.push(`${s}: ${r.error.split('\n')[0]}`);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { runScopedName } from '../lib/broker.js';
 import { freePort, stopChild, type OutputTail } from '../lib/children.js';
 import { now, sleep } from '../lib/clock.js';
+import { progress } from '../scenarios/measure.js';
 import { AmqpSource } from './amqp-source.js';
 import { waitForEmptyQueue } from './queue-wait.js';
 import type { RunContext, System } from './types.js';
@@ -18,13 +19,25 @@ function deliveredFromMetrics(text: string): number {
   return total;
 }
 
+export interface BridgeOptions {
+  /**
+   * bridge-redis: the same bridge started with `REDIS_URL` (the run's `--redis-url`): the Socket.IO
+   * Redis adapter, and seq counters, history, de-duplication, membership, locks and rate limits in
+   * Redis under `<its queue>:`, which are deleted when the system closes.
+   */
+  redis?: boolean;
+}
+
 /**
  * The real service, as deployed: `node dist/src/main.js` in its own process, production mode, its
  * own queue and exchange, events from the package's typed publisher.
  */
-export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
-  const queue = runScopedName(ctx.runId, 'bridge');
+export function bridgeSystem(ctx: RunContext, drainTrips: number, options: BridgeOptions = {}): System {
+  const name = options.redis ? 'bridge-redis' : 'bridge';
+  const queue = runScopedName(ctx.runId, name);
   const exchange = `${queue}.events`;
+  /** The bridge's own key prefix and adapter key: `<AMQP_QUEUE>:`. */
+  const redisPrefix = `${queue}:`;
   const source = new AmqpSource(ctx.amqpUrl, exchange);
   let child: ChildProcess | undefined;
   let tail: OutputTail | undefined;
@@ -33,7 +46,7 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
   const get = async (path: string) => fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
 
   return {
-    name: 'bridge',
+    name,
     get url() {
       return `http://127.0.0.1:${port}`;
     },
@@ -45,7 +58,11 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
       depth: () => ctx.broker.depth(queue),
       processed: async () => deliveredFromMetrics(await (await get('/metrics')).text()),
     },
-    prepare: () => ctx.broker.declareTopology(exchange, queue),
+    async prepare() {
+      // Registered first: whatever the bridge writes is deleted even if the run is stopped midway.
+      if (options.redis) ctx.redis.register(redisPrefix);
+      await ctx.broker.declareTopology(exchange, queue);
+    },
     async start() {
       const started = now();
       port = await freePort();
@@ -59,6 +76,7 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
         AMQP_URL: ctx.amqpUrl,
         AMQP_QUEUE: queue,
         AMQP_EXCHANGE: exchange,
+        ...(options.redis ? { REDIS_URL: ctx.redisUrl } : {}),
         // Passed through for tuning runs (AMQP_PREFETCH=500 npm run bench -- --systems=bridge).
         ...(process.env.AMQP_PREFETCH ? { AMQP_PREFETCH: process.env.AMQP_PREFETCH } : {}),
       },
@@ -69,10 +87,10 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
       // At LOG_LEVEL=warn there is no `bridge.started` line: /health answers 200 once the broker is up.
       const deadline = Date.now() + 20_000;
       for (;;) {
-        if (child.exitCode !== null) throw new Error(`the bridge exited (${child.exitCode}):\n${tail.text()}`);
+        if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${tail.text()}`);
         const ok = await get('/api/v1/socket/health').then((r) => r.ok, () => false);
         if (ok) break;
-        if (Date.now() > deadline) throw new Error(`the bridge did not become healthy in 20 s:\n${tail.text()}`);
+        if (Date.now() > deadline) throw new Error(`${name} did not become healthy in 20 s:\n${tail.text()}`);
         await sleep(20);
       }
       return { startupMs: now() - started };
@@ -84,6 +102,10 @@ export function bridgeSystem(ctx: RunContext, drainTrips: number): System {
     sendTrips: (plan) => source.sendTrips(plan),
     sendBroadcasts: (plan) => source.sendBroadcasts(plan),
     quiesce: (timeoutMs) => waitForEmptyQueue(ctx.broker, queue, timeoutMs),
-    close: () => source.close(),
+    async close() {
+      await source.close();
+      // The runner stops the process before closing, so nothing writes these keys any more.
+      if (options.redis) progress(name, `deleted ${await ctx.redis.deleteKeys(redisPrefix)} Redis keys ${redisPrefix}*`);
+    },
   };
 }

@@ -1,9 +1,13 @@
 import type { BenchBroker } from '../lib/broker.js';
 import type { Children } from '../lib/children.js';
 import type { PaceResult } from '../lib/pacer.js';
+import type { BenchRedis } from '../lib/redis-keys.js';
 
-export const SYSTEM_NAMES = ['bridge', 'naive', 'peer', 'ceiling'] as const;
+/** Every system, in report order: bridge-redis beside the bridge it is compared with. */
+export const SYSTEM_NAMES = ['bridge', 'bridge-redis', 'naive', 'peer', 'ceiling'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
+/** What `--systems` runs when not given: bridge-redis only on request (`--systems=bridge,bridge-redis`). */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ['bridge', 'naive', 'peer', 'ceiling'];
 
 /** Events at a fixed rate for a while; event n goes to trips[n % trips.length]. */
 export interface TripPlan {
@@ -20,6 +24,8 @@ export interface RunContext {
   runId: string;
   children: Children;
   broker: BenchBroker;
+  /** Deletes the Redis keys a system left under its prefix (bridge-redis), at its close and at clean-up. */
+  redis: BenchRedis;
   amqpUrl: string;
   redisUrl: string;
   /** The HS256 secret every server verifies and every client signs with. */
@@ -45,7 +51,7 @@ export interface System {
   readonly url: string;
   /** The server process, once started. */
   readonly pid: number;
-  /** Set for the systems that consume RabbitMQ (bridge, naive). */
+  /** Set for the systems that consume RabbitMQ (bridge, bridge-redis, naive). */
   readonly queue?: QueueHooks;
   /** Declares what it needs (queues) and opens the publisher side. */
   prepare(): Promise<void>;
@@ -57,6 +63,6 @@ export interface System {
   sendBroadcasts(plan: BroadcastPlan): Promise<PaceResult>;
   /** Waits until nothing sent earlier is still on its way (a queue backlog after an overload). */
   quiesce(timeoutMs: number): Promise<void>;
-  /** Closes the publisher side; the runner deletes the queues afterwards. */
+  /** Closes the publisher side (and deletes its Redis keys); the runner deletes the queues afterwards. */
   close(): Promise<void>;
 }

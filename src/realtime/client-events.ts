@@ -127,8 +127,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       const me = socket.data.user;
       const room = rooms.trip(tripId);
       const alreadyJoined = socket.rooms.has(room);
-      const firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
-      // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be missed.
+      let firstSocket = false;
       const { head, recovered } = await replayAndJoin({
         socket,
         room,
@@ -137,10 +136,13 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
         // A socket already in the room missed nothing: it only gets the current head.
         since: alreadyJoined ? undefined : since,
         send: (message) => socket.emit('trip:updated', message),
+        // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be
+        // missed. The shared state is asked first, so that a Redis outage answers `unavailable` at once.
         check: async () => {
           if (!(await canJoinTrip(me, tripId, deps.membership))) {
             throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
           }
+          firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
         },
       });
       if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });

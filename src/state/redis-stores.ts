@@ -268,6 +268,13 @@ export class RedisMembershipStore implements MembershipStore {
 }
 
 /**
+ * How long a stream's lock lasts unless released: longer than its longest task (an append, or a join
+ * whose presence lookup asks every instance, at most CLUSTER_REQUEST_TIMEOUT_MS), short enough that a
+ * trip whose instance died while holding it waits only a few seconds.
+ */
+export const DEFAULT_LOCK_TTL_MS = 5_000;
+
+/**
  * A StreamLock across instances: `<prefix>lock:<key>` holds the holder's random token for at most ttlMs
  * (so a dead holder blocks no one for longer); ttlMs must exceed the longest task. Tasks of this process
  * first queue in memory, so that only one per key polls Redis.
@@ -280,7 +287,7 @@ export class RedisStreamLock implements StreamLock {
     private readonly client: RedisClientType,
     private readonly options: { prefix: string; ttlMs?: number },
   ) {
-    this.ttlMs = options.ttlMs ?? 10_000;
+    this.ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   }
 
   run<T>(key: string, task: () => Promise<T> | T): Promise<T> {

@@ -80,11 +80,15 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     return { service, url: `http://127.0.0.1:${started.port as number}` };
   }
 
+  /**
+   * A client on `instance` joined to `tripId`. The join may wait up to the lock's ttl (5 s) when an
+   * instance died holding the trip's lock, hence the longer timeout.
+   */
   async function joined(instance: Instance, userId: string, tripId: string, since?: { seq: number; epoch: string }) {
     const { socket } = await connectClient(instance.url, await signToken({ sub: userId, trips: [tripId] }));
     sockets.push(socket);
     const received = collect(socket, 'trip:updated');
-    const ack = await request(socket, 'trip:join', since ? { tripId, since } : { tripId });
+    const ack = await request(socket, 'trip:join', since ? { tripId, since } : { tripId }, 10_000);
     expect(ack).toMatchObject({ ok: true });
     return { socket, received, ack: ack as { ok: true; seq: number; epoch: string; recovered: boolean; presence: Array<{ userId: string }> } };
   }
@@ -200,6 +204,37 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     expect(seqs(movedOnce)).toEqual(everything);
   }, 90_000);
 
+  it('gives a client that rejoins on another instance while events flow every event: the missed ones, then the live ones', async () => {
+    const d = deployment();
+    const [a, b] = [await startInstance(d), await startInstance(d)];
+    const watcher = await joined(a, 'watcher', 'busy-trip');
+    const publishing = publishTripStream(amqp!, d.exchange, { trips: ['busy-trip'], count: 400, pauseMs: 2 });
+    publishing.catch(() => undefined);
+    // Five clients drop and rejoin, each on the instance it was not on, at different points of the stream.
+    const rounds = await Promise.all(
+      [40, 90, 140, 190, 240].map(async (at, i) => {
+        const [first, second] = i % 2 ? [a, b] : [b, a];
+        const before = await joined(first, `roamer-${i}`, 'busy-trip');
+        await until(() => watcher.received.length >= at, 20_000, `event ${at}`);
+        before.socket.disconnect();
+        const last = before.received.at(-1);
+        const after = await joined(second, `roamer-${i}`, 'busy-trip', last && { seq: last.seq, epoch: last.epoch });
+        return { before, after, last };
+      }),
+    );
+    const published = await publishing;
+    await until(() => oncePerSeq(watcher.received).length >= published.length, 30_000, 'the watcher');
+    for (const { before, after, last } of rounds) {
+      await until(() => (after.received.at(-1)?.seq ?? 0) >= published.length, 30_000, 'a roamer');
+      if (last) expect(after.ack.recovered).toBe(true);
+      // From the join on: every event once, in order, each repeat being the very message given before.
+      const from = last ? last.seq + 1 : after.ack.seq + 1;
+      const once = oncePerSeq(after.received);
+      expect(seqs(once)).toEqual(consecutive(from, published.length - from + 1));
+      expect(seqs(before.received)).toEqual(consecutive(before.received[0]?.seq ?? 1, before.received.length));
+    }
+  }, 90_000);
+
   it('survives a Redis restart: health degraded, then ok, and events queued meanwhile arrive in order', async () => {
     const port = await freePort();
     const startRedis = () => {
@@ -216,6 +251,8 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     const [a, b] = [await startInstance(d), await startInstance(d)];
     const health = async (instance: Instance) => (await fetch(`${instance.url}${API}/health`)).status;
     expect(await health(a)).toBe(200);
+    const { socket: early } = await connectClient(a.url, await signToken({ sub: 'early', trips: ['redis-trip'] }));
+    sockets.push(early);
 
     redis.kill('SIGKILL');
     await new Promise((resolve) => redis.once('exit', resolve));
@@ -226,6 +263,8 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     }
     const down = await fetch(`${a.url}${API}/health`);
     expect(await down.json()).toMatchObject({ data: { status: 'degraded', redis: 'disconnected' }, error: { code: 'unavailable' } });
+    // What needs the shared state answers `unavailable` meanwhile, and the process stays up.
+    expect(await request(early, 'trip:join', { tripId: 'redis-trip' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     const duringOutage = await publishTripStream(amqp!, d.exchange, { trips: ['redis-trip'], count: 20, idPrefix: 'outage' });
 
     redis = startRedis();
