@@ -1,17 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createClient as createRedisClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { TripUpdatedMessage } from '../../contracts/index.js';
 import { TestAmqp, uniqueName } from '../helpers/amqp.js';
-import { amqpUrl } from '../helpers/bridge.js';
+import { amqpUrl, redisUrl } from '../helpers/bridge.js';
 import { collect, connectClient, request, until, type TestSocket } from '../helpers/client.js';
 import { runService, type ServiceProcess } from '../helpers/process.js';
 import { publishTripStream, stepOf } from '../helpers/stream.js';
 import { signToken, TEST_SECRET } from '../helpers/tokens.js';
 
-/** The shared Redis the CI machine runs; the Redis-restart test starts a private one instead. */
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The Redis-restart test runs a private redis-server (it must not restart the shared one). */
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+if (!hasRedisServer) {
+  const message = 'redis-server is not on PATH: the Redis-restart test cannot start its own Redis.';
+  if (process.env.CI) throw new Error(`${message} It cannot be skipped under CI=true.`);
+  console.warn(`\n${'!'.repeat(80)}\n${message}\nTHAT TEST IS SKIPPED.\n${'!'.repeat(80)}\n`);
+}
 const API = '/api/v1/socket';
 
 interface Instance {
@@ -30,7 +35,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
+describe.skipIf(!amqpUrl || !redisUrl)('several instances over RabbitMQ and Redis', () => {
   const amqp = amqpUrl ? new TestAmqp(amqpUrl) : undefined;
   const running: ServiceProcess[] = [];
   const sockets: TestSocket[] = [];
@@ -42,9 +47,9 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     for (const service of running.splice(0)) service.child.kill('SIGKILL');
   });
   afterAll(async () => {
-    for (const { name, redisUrl } of deployments) {
+    for (const { name, redisUrl: url } of deployments) {
       await amqp?.cleanup([name, `${name}.dead-letter`], [`${name}.events`]);
-      const redis = createRedisClient({ url: redisUrl });
+      const redis = createRedisClient({ url });
       redis.on('error', () => undefined);
       // The private Redis may be gone already; then it holds nothing anyway.
       await redis.connect().catch(() => undefined);
@@ -58,10 +63,10 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
   });
 
   /** A new deployment: its own queue, exchange and Redis keys, shared by the instances started for it. */
-  function deployment(redisUrl = REDIS_URL) {
+  function deployment(url = redisUrl!) {
     const name = uniqueName('cluster');
-    deployments.push({ name, redisUrl });
-    return { name, exchange: `${name}.events`, redisUrl };
+    deployments.push({ name, redisUrl: url });
+    return { name, exchange: `${name}.events`, redisUrl: url };
   }
 
   async function startInstance(d: { name: string; redisUrl: string }): Promise<Instance> {
@@ -235,7 +240,7 @@ describe.skipIf(!amqpUrl)('several instances over RabbitMQ and Redis', () => {
     }
   }, 90_000);
 
-  it('survives a Redis restart: health degraded, then ok, and events queued meanwhile arrive in order', async () => {
+  it.skipIf(!hasRedisServer)('survives a Redis restart: health degraded, then ok, and events queued meanwhile arrive in order', async () => {
     const port = await freePort();
     const startRedis = () => {
       const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

@@ -8,6 +8,9 @@ import { TEST_SECRET } from './tokens.js';
 /** The broker the global set-up found, or null (then end-to-end suites skip; never under CI). */
 export const amqpUrl = inject('amqpUrl');
 
+/** The Redis the global set-up found, likewise. */
+export const redisUrl = inject('redisUrl');
+
 export interface TestBridge {
   bridge: Bridge;
   config: Config;
