@@ -22,7 +22,7 @@ import { SocketGuard } from './realtime/socket-guard.js';
 import type { SocketLimits } from './realtime/socket-limits.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
-import { DEFAULT_DEDUPE, DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
 import { createRedisStores } from './state/redis-stores.js';
 import { createStreams } from './state/streams.js';
 
@@ -51,8 +51,6 @@ export interface BridgeTuning {
   socketLimits?: Partial<SocketLimits>;
   testRouteLimit?: LimitRule;
   jwksCooldownMs?: number;
-  /** How long an event claimed by an instance that died blocks its redelivery (Redis only). */
-  claimTtlMs?: number;
 }
 
 function listen(server: HttpServer, port: number): Promise<void> {
@@ -82,11 +80,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   // Instances that share a queue are one deployment: they share the adapter's channels and the keys.
   const cluster = config.REDIS_URL ? new RedisCluster(config.REDIS_URL, config.AMQP_QUEUE, logger) : undefined;
   const shared = cluster
-    ? createRedisStores(cluster.client, {
-        prefix: `${cluster.key}:`,
-        history,
-        ...(tuning.claimTtlMs ? { dedupe: { ...DEFAULT_DEDUPE, claimTtlMs: tuning.claimTtlMs } } : {}),
-      })
+    ? createRedisStores(cluster.client, { prefix: `${cluster.key}:`, history })
     : undefined;
   const streams = shared
     ? createStreams(shared.trips, shared.users, shared.lock)
