@@ -42,7 +42,7 @@ async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps)
   const { tripId } = event.data;
   const room = rooms.trip(tripId);
   if (MEMBERSHIP_EVENTS.has(event.type)) await recordMembership(event, time, deps.membership);
-  await deps.streams.lock.run(room, async () => {
+  await deps.streams.writeLock.run(room, async () => {
     const message = await deps.streams.trips.append(
       room,
       event.id,
@@ -70,7 +70,7 @@ async function deliverNotification(
   for (const recipient of recipients) {
     const room = rooms.user(recipient);
     // Each user has a stream of their own, so each copy carries that user's seq.
-    await deps.streams.lock.run(room, async () => {
+    await deps.streams.writeLock.run(room, async () => {
       const message = await deps.streams.users.append(room, event.id, ({ seq, epoch }) => ({
         ...notification,
         eventId: event.id,

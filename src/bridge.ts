@@ -83,7 +83,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     ? createRedisStores(cluster.client, { prefix: `${cluster.key}:`, history })
     : undefined;
   const streams = shared
-    ? createStreams(shared.trips, shared.users, shared.lock)
+    ? createStreams(shared.trips, shared.users, shared.lock, shared.writeLock)
     : createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
   const dedupe = shared?.dedupe ?? new MemoryDedupeStore();
   const membership = shared?.membership ?? new MemoryMembershipStore();

@@ -25,6 +25,16 @@ import {
 
 type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
 
+/**
+ * How long a stream's lock lasts unless released: longer than its longest task (a join, whose presence
+ * lookup asks every instance, at most CLUSTER_REQUEST_TIMEOUT_MS), short enough that a trip whose
+ * instance died while holding it waits only a few seconds.
+ */
+export const DEFAULT_LOCK_TTL_MS = 5_000;
+
+/** The lock of a stream (its braces put it in the stream's cluster slot, beside the stream's keys). */
+const lockKey = (prefix: string, stream: string) => `${prefix}lock:{${stream}}`;
+
 /** Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. */
 async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {
   try {
@@ -66,25 +76,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 /**
  * OPEN, then with ARGV[3] = an event id, reserves a position for it. Returns {seq, epoch, kept}: kept
  * is 1 when the last message kept was that event's (its handler died after keeping it). A position
- * reserved but never kept (its writer died in between, holding the stream's lock) is given again, so
- * that no seq goes missing.
+ * reserved but never kept (its writer died in between) is given again, so that no seq goes missing.
+ * While a join holds the stream's lock (KEYS[3]), returns seq -1: the writer waits its turn.
+ * Without an event id, returns the head: the last position kept, not the last reserved, so that a
+ * join between the two steps of an append sees the history it can replay.
  */
 const POSITION = new Script(`${OPEN}
-if ARGV[3] == '' then return {tonumber(seq), epoch, 0} end
 local kept, lastId = unpack(redis.call('HMGET', KEYS[1], 'kept', 'lastId'))
 kept = tonumber(kept or '0')
+if ARGV[3] == '' then return {kept, epoch, 0} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {-1, epoch, 0} end
 if kept == tonumber(seq) and lastId == ARGV[3] and kept > 0 then return {kept, epoch, 1} end
 if kept == tonumber(seq) then seq = redis.call('HINCRBY', KEYS[1], 'seq', 1) end
 return {tonumber(seq), epoch, 0}`);
-/** OPEN, then the history with the server's clock (ms), so that instances with skewed clocks agree on age. */
+/** OPEN, then the head, and the history with the server's clock (ms), so that instances with skewed clocks agree on age. */
 const SINCE = new Script(`${OPEN}
 local t = redis.call('TIME')
-return {tonumber(seq), epoch, t[1] .. string.format('%03d', math.floor(t[2] / 1000)), redis.call('LRANGE', KEYS[2], 0, -1)}`);
+return {tonumber(redis.call('HGET', KEYS[1], 'kept') or '0'), epoch, t[1] .. string.format('%03d', math.floor(t[2] / 1000)), redis.call('LRANGE', KEYS[2], 0, -1)}`);
 /**
- * KEYS: hash, history. ARGV: epoch, seq, message JSON, size, expiry, event id. Keeps a message,
- * unless its epoch is gone or its position was kept meanwhile (its lock had expired).
+ * KEYS: hash, history, lock. ARGV: epoch, seq, message JSON, size, expiry, event id. Keeps a message
+ * (1), unless its epoch is gone or its position was kept meanwhile (0), or a join holds the stream's
+ * lock (-1: the writer waits its turn).
  */
 const KEEP = new Script(`
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local epoch, kept = unpack(redis.call('HMGET', KEYS[1], 'epoch', 'kept'))
 if epoch ~= ARGV[1] or tonumber(kept or '0') >= tonumber(ARGV[2]) then return 0 end
 local t = redis.call('TIME')
@@ -114,33 +129,41 @@ export class RedisStreamStore<T> implements StreamStore<T> {
   private readonly bootId = randomBytes(6).toString('base64url');
   private created = 0;
   private readonly keepMs: number;
+  private readonly lockTtlMs: number;
 
   constructor(
     private readonly client: RedisClientType,
-    private readonly options: { prefix: string; limits: HistoryLimits },
+    private readonly options: { prefix: string; limits: HistoryLimits; lockTtlMs?: number },
   ) {
     this.keepMs = Math.max(1, options.limits.ttlMs * 2);
+    this.lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
   }
 
   /**
-   * Two steps: reserve the position (atomic), build, then keep the message (atomic). Callers hold the
-   * stream's StreamLock around it, so that no other append or replay runs between the two; a position
-   * whose writer died between them is given to the next append, so history has no gap.
+   * Two steps: reserve the position (atomic), build, then keep the message (atomic). One writer per
+   * stream at a time is the caller's to ensure (the consumer's lane per trip, and the claim on each
+   * event across instances); a position whose writer died between the steps is given to the next
+   * append, so history has no gap. Both steps wait while a join holds the stream's lock (see
+   * RedisStreamLock): the writer takes no lock itself, which saves it two round trips per event.
    */
   async append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T> {
     const keys = this.keys(stream);
-    const reply = await redis('append', () => POSITION.run(this.client, keys, [this.newEpoch(), this.keepMs, eventId]));
-    const [seq, epoch, kept] = reply as [number, string, number];
+    const [seq, epoch, kept] = await this.untilUnlocked(stream, async () => {
+      const reply = await POSITION.run(this.client, keys, [this.newEpoch(), this.keepMs, eventId]);
+      const position = reply as [number, string, number];
+      return position[0] === -1 ? undefined : position;
+    });
     if (kept === 1) {
       const last = await redis('append', () => this.client.lIndex(keys[1]!, -1));
       if (last !== null) return (JSON.parse(last) as { message: T }).message;
     }
     const message = build({ seq, epoch });
-    const { size } = this.options.limits;
-    const stored = await redis('append', () =>
-      KEEP.run(this.client, keys, [epoch, seq, JSON.stringify(message), size, this.keepMs, eventId]),
-    );
-    if (stored !== 1) throw new StoreUnavailableError(`redis append: ${stream} changed while its lock was held`);
+    const args = [epoch, seq, JSON.stringify(message), this.options.limits.size, this.keepMs, eventId];
+    const stored = await this.untilUnlocked(stream, async () => {
+      const reply = (await KEEP.run(this.client, keys, args)) as number;
+      return reply === -1 ? undefined : reply;
+    });
+    if (stored !== 1) throw new StoreUnavailableError(`redis append: ${stream} changed while its message was built`);
     return message;
   }
 
@@ -176,8 +199,21 @@ export class RedisStreamStore<T> implements StreamStore<T> {
     return { seq, epoch };
   }
 
+  /** Runs `step` until it answers (undefined: a join holds the stream's lock), polling as the lock does. */
+  private async untilUnlocked<R>(stream: string, step: () => Promise<R | undefined>): Promise<R> {
+    const deadline = Date.now() + this.lockTtlMs * 2;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      const result = await redis('append', step);
+      if (result !== undefined) return result;
+      if (Date.now() > deadline) throw new StoreUnavailableError(`redis append: ${stream} stayed locked`);
+      await sleep(delay);
+    }
+  }
+
+  /** The stream's hash, its history, and the lock a join holds (named as RedisStreamLock names it). */
   private keys(stream: string): string[] {
-    return [`${this.options.prefix}stream:{${stream}}`, `${this.options.prefix}history:{${stream}}`];
+    const { prefix } = this.options;
+    return [`${prefix}stream:{${stream}}`, `${prefix}history:{${stream}}`, lockKey(prefix, stream)];
   }
 
   /** Offered on every call, used only when the stream is new: unique per store instance and call. */
@@ -268,20 +304,17 @@ export class RedisMembershipStore implements MembershipStore {
 }
 
 /**
- * How long a stream's lock lasts unless released: longer than its longest task (an append, or a join
- * whose presence lookup asks every instance, at most CLUSTER_REQUEST_TIMEOUT_MS), short enough that a
- * trip whose instance died while holding it waits only a few seconds.
- */
-export const DEFAULT_LOCK_TTL_MS = 5_000;
-
-/**
- * A StreamLock across instances: `<prefix>lock:<key>` holds the holder's random token for at most ttlMs
- * (so a dead holder blocks no one for longer); ttlMs must exceed the longest task. Tasks of this process
- * first queue in memory, so that only one per key polls Redis.
+ * A StreamLock across instances, taken by joins: `<prefix>lock:{key}` holds the holder's token for at
+ * most ttlMs (so a dead holder blocks no one for longer). Appends take no lock: RedisStreamStore waits
+ * while one is held. Tasks of this process first queue in memory (`local`, which appends of this
+ * process also take), so that only one per key polls Redis.
  */
 export class RedisStreamLock implements StreamLock {
-  private readonly local = new KeyedLock();
+  readonly local = new KeyedLock();
   private readonly ttlMs: number;
+  /** Tokens: unique per lock object (a random prefix) and per acquisition (a counter). */
+  private readonly tokenPrefix = randomBytes(9).toString('base64url');
+  private acquisitions = 0;
 
   constructor(
     private readonly client: RedisClientType,
@@ -292,7 +325,7 @@ export class RedisStreamLock implements StreamLock {
 
   run<T>(key: string, task: () => Promise<T> | T): Promise<T> {
     return this.local.run(key, async () => {
-      const name = `${this.options.prefix}lock:${key}`;
+      const name = lockKey(this.options.prefix, key);
       const token = await this.acquire(name);
       try {
         return await task();
@@ -305,7 +338,7 @@ export class RedisStreamLock implements StreamLock {
 
   /** Polls with a growing back-off (2 to 50 ms); gives up after twice the ttl, when the holder must be gone. */
   private async acquire(name: string): Promise<string> {
-    const token = randomBytes(12).toString('base64url');
+    const token = `${this.tokenPrefix}.${(this.acquisitions++).toString(36)}`;
     const deadline = Date.now() + this.ttlMs * 2;
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
       const set = await redis('lock', () => this.client.set(name, token, { NX: true, PX: this.ttlMs }));
@@ -327,11 +360,15 @@ export interface RedisStoresOptions {
 /** Every shared store over one client; trip and user streams share the prefix, as their names differ. */
 export function createRedisStores(client: RedisClientType, options: RedisStoresOptions) {
   const { prefix, history = DEFAULT_HISTORY, dedupe = DEFAULT_DEDUPE, membership = DEFAULT_MEMBERSHIP } = options;
+  const { lockTtlMs } = options;
+  const lock = new RedisStreamLock(client, { prefix, ttlMs: lockTtlMs });
   return {
-    trips: new RedisStreamStore<TripUpdatedMessage>(client, { prefix, limits: history }),
-    users: new RedisStreamStore<NotificationMessage>(client, { prefix, limits: history }),
+    trips: new RedisStreamStore<TripUpdatedMessage>(client, { prefix, limits: history, lockTtlMs }),
+    users: new RedisStreamStore<NotificationMessage>(client, { prefix, limits: history, lockTtlMs }),
     dedupe: new RedisDedupeStore(client, { prefix, ...dedupe }),
     membership: new RedisMembershipStore(client, { prefix, limits: membership }),
-    lock: new RedisStreamLock(client, { prefix, ttlMs: options.lockTtlMs }),
+    lock,
+    /** Appends take only the local lock: across instances the stores wait for joins themselves. */
+    writeLock: lock.local,
   };
 }

@@ -128,16 +128,30 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       expect(await streams.since(stream, { seq: 0, epoch: again.epoch })).toEqual({ recovered: true, head: again, messages: [again] });
     });
 
-    it('numbers the appends of two instances under the lock 1..100, with no gap or repeat, history in order', TIMEOUT, async () => {
+    it('makes an append wait while a join on another instance holds the stream\'s lock', TIMEOUT, async () => {
       const stream = fresh();
-      const instances = [one, two].map((client) => ({ ...store({}, client), lock: new RedisStreamLock(client, { prefix }) }));
-      const appends = instances.flatMap(({ next, lock }) => Array.from({ length: 50 }, () => lock.run(stream, () => next(stream))));
-      const heads = await Promise.all(appends);
-      const seqs = heads.map((h) => h.seq).sort((a, b) => a - b);
-      expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-      expect(new Set(heads.map((h) => h.epoch)).size).toBe(1);
-      const recovery = await instances[0]!.streams.since(stream, { seq: 0, epoch: heads[0]!.epoch });
-      expect(recovery.recovered && recovery.messages.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      const writer = store({}, one);
+      const joiner = { ...store({}, two), lock: new RedisStreamLock(two, { prefix }) };
+      const first = await writer.next(stream);
+      let appended: StreamHead | undefined;
+      let append: Promise<StreamHead> | undefined;
+      await joiner.lock.run(stream, async () => {
+        append = writer.next(stream).then((head) => (appended = head));
+        await sleep(150);
+        expect(appended).toBeUndefined();
+        expect(await joiner.streams.head(stream)).toEqual(first);
+      });
+      expect(await append).toEqual({ seq: 2, epoch: first.epoch });
+    });
+
+    it('shows joins only what was kept: a position reserved but not kept is not the head', TIMEOUT, async () => {
+      const { streams, next } = store();
+      const stream = fresh();
+      const first = await next(stream);
+      await expect(streams.append(stream, 'evt-dies', () => { throw new Error('died after reserving seq 2'); })).rejects.toThrow();
+      expect(await streams.head(stream)).toEqual(first);
+      expect(await streams.since(stream, { seq: 0, epoch: first.epoch })).toEqual({ recovered: true, head: first, messages: [first] });
+      expect(await streams.since(stream, first)).toEqual({ recovered: true, head: first, messages: [] });
     });
 
     it('keeps messages as JSON and gives them back equal', TIMEOUT, async () => {
@@ -249,14 +263,14 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
     });
 
     it('lets others in once a holder that never releases has expired', TIMEOUT, async () => {
-      await one.set(`${prefix}lock:stuck`, 'a-dead-holder', { PX: 200 });
+      await one.set(`${prefix}lock:{stuck}`, 'a-dead-holder', { PX: 200 });
       const started = Date.now();
       expect(await new RedisStreamLock(two, { prefix, ttlMs: 200 }).run('stuck', () => 'ran')).toBe('ran');
       expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     });
 
     it('gives up with StoreUnavailableError when a holder outlasts twice the ttl', TIMEOUT, async () => {
-      await one.set(`${prefix}lock:held`, 'a-slow-holder', { PX: 5000 });
+      await one.set(`${prefix}lock:{held}`, 'a-slow-holder', { PX: 5000 });
       await expect(new RedisStreamLock(two, { prefix, ttlMs: 100 }).run('held', () => 'ran')).rejects.toBeInstanceOf(StoreUnavailableError);
     });
 
@@ -264,7 +278,7 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       const lock = new RedisStreamLock(one, { prefix });
       const failure = new Error('bad task');
       await expect(lock.run('failing', () => Promise.reject(failure))).rejects.toBe(failure);
-      expect(await one.exists(`${prefix}lock:failing`)).toBe(0);
+      expect(await one.exists(`${prefix}lock:{failing}`)).toBe(0);
     });
   });
 
