@@ -67,18 +67,22 @@ async function deliverNotification(
 ): Promise<void> {
   const { userId, userIds = [], notification } = event.data;
   const recipients = new Set(userId === undefined ? userIds : [userId, ...userIds]);
-  for (const recipient of recipients) {
-    const room = rooms.user(recipient);
-    // Each user has a stream of their own, so each copy carries that user's seq.
-    await deps.streams.writeLock.run(room, async () => {
-      const message = await deps.streams.users.append(room, event.id, ({ seq, epoch }) => ({
-        ...notification,
-        eventId: event.id,
-        seq,
-        epoch,
-        time,
-      }));
-      deps.fanout.toRoom(room, { event: 'notification', payload: message });
-    });
-  }
+  // Each user has a stream of their own, so each copy carries that user's seq. The streams are
+  // independent: all recipients are served at once (up to 1,000 round trips to a shared store
+  // overlap), and the notifications lane still finishes this event before the next starts.
+  await Promise.all(
+    [...recipients].map((recipient) => {
+      const room = rooms.user(recipient);
+      return deps.streams.writeLock.run(room, async () => {
+        const message = await deps.streams.users.append(room, event.id, ({ seq, epoch }) => ({
+          ...notification,
+          eventId: event.id,
+          seq,
+          epoch,
+          time,
+        }));
+        deps.fanout.toRoom(room, { event: 'notification', payload: message });
+      });
+    }),
+  );
 }

@@ -176,6 +176,30 @@ describe.skipIf(!amqpUrl || !redisUrl)('several instances over RabbitMQ and Redi
     }
   }, 60_000);
 
+  it('numbers a notification for 1,000 users in each user\'s stream, for users on any instance', async () => {
+    const d = deployment();
+    const [a, b] = [await startInstance(d), await startInstance(d)];
+    const users = Array.from({ length: 1000 }, (_, i) => `fan-${i}`);
+    const clients = await Promise.all(
+      [a, b].map(async (instance, i) => {
+        const { socket } = await connectClient(instance.url, await signToken({ sub: users[i * 500]! }));
+        sockets.push(socket);
+        return collect(socket, 'notification');
+      }),
+    );
+    const notification = { type: 'info', title: 'Trip booked', message: 'Lisbon, 12–19 May' };
+    for (const title of ['first', 'second']) {
+      await amqp!.publishEvent(d.exchange, 'notification.created', { userIds: users, notification: { ...notification, title } });
+    }
+    await until(() => clients.every((got) => got.length >= 2), 15_000, 'both notifications on both instances');
+    for (const got of clients) {
+      expect(got.map((n) => [n.title, n.seq])).toEqual([
+        ['first', 1],
+        ['second', 2],
+      ]);
+    }
+  }, 60_000);
+
   it('loses nothing when the consuming instance is killed mid-stream: clients move and recover the whole sequence', async () => {
     const d = deployment();
     const [a, b] = [await startInstance(d), await startInstance(d)];
