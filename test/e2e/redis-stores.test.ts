@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { redisRateLimiters } from '../../src/auth/rate-limiter.js';
 import { DEFAULT_HISTORY, type HistoryLimits } from '../../src/state/memory-stores.js';
 import {
   createRedisStores,
@@ -318,6 +319,23 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       } finally {
         await client.disconnect().catch(() => undefined);
       }
+    });
+  });
+  describe('rate limits', () => {
+    it('shares a budget between instances, and counts in memory while Redis is unreachable', TIMEOUT, async () => {
+      const rule = { points: 2, durationSeconds: 5 };
+      const [a, b] = [one, two].map((client) => redisRateLimiters(client, `${prefix}limit:`)('events_per_user', rule));
+      expect(await a!.consume('u-shared')).toEqual({ limited: false });
+      expect(await b!.consume('u-shared')).toEqual({ limited: false });
+      // The third event of the window is refused, whichever instance it reaches.
+      expect(await a!.consume('u-shared')).toMatchObject({ limited: true, firstHit: true });
+
+      const offline = await connect();
+      await offline.disconnect();
+      const alone = redisRateLimiters(offline, `${prefix}limit:`)('events_per_user', rule);
+      expect(await alone.consume('u-offline')).toEqual({ limited: false });
+      expect(await alone.consume('u-offline')).toEqual({ limited: false });
+      expect(await alone.consume('u-offline')).toMatchObject({ limited: true });
     });
   });
 });
