@@ -8,6 +8,7 @@ import {
   TripUpdatePayload,
   type AckResponse,
   type ClientEventName,
+  type PresenceEntry,
 } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
 import { canJoinTrip } from '../auth/access.js';
@@ -19,7 +20,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { MembershipStore } from '../state/stores.js';
 import type { Streams } from '../state/streams.js';
-import { presenceIn, userSocketsIn } from './presence.js';
+import { presenceIn, presenceOf, userSocketsIn } from './presence.js';
 import { replayAndJoin } from './recovery.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
@@ -127,7 +128,9 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       const me = socket.data.user;
       const room = rooms.trip(tripId);
       const alreadyJoined = socket.rooms.has(room);
-      let firstSocket = false;
+      // The room's users before this socket enters: whether it is the user's first socket there, and
+      // (with the user added) the presence of the ack. One look at every instance, not two.
+      let present = new Map<string, PresenceEntry>();
       const { head, recovered } = await replayAndJoin({
         socket,
         room,
@@ -142,12 +145,15 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
           if (!(await canJoinTrip(me, tripId, deps.membership))) {
             throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
           }
-          firstSocket = !alreadyJoined && (await userSocketsIn(io, room, me.id)) === 0;
+          present = await presenceIn(io, room);
         },
       });
-      if (firstSocket) socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
+      if (!present.has(me.id)) {
+        present.set(me.id, presenceOf(me));
+        socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
+      }
       socket.emit('trip:joined', { tripId, seq: head.seq });
-      return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: await presenceIn(io, room) };
+      return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: [...present.values()] };
     }),
 
     listener('trip:leave', TripLeavePayload, async (socket, { tripId }) => {

@@ -1,14 +1,18 @@
 import type { PresenceEntry } from '../../contracts/index.js';
 import type { BridgeServer } from './types.js';
 
-/** Every user with a socket in the room, once each. */
-export async function presenceIn(io: BridgeServer, room: string): Promise<PresenceEntry[]> {
+/** A presence entry for a user: their id, and their name when the token had one. */
+export function presenceOf({ id, name }: { id: string; name?: string | undefined }): PresenceEntry {
+  return name === undefined ? { userId: id } : { userId: id, name };
+}
+
+/** Every user with a socket in the room, once each, in the order their first socket joined (on every instance). */
+export async function presenceIn(io: BridgeServer, room: string): Promise<Map<string, PresenceEntry>> {
   const users = new Map<string, PresenceEntry>();
   for (const socket of await io.in(room).fetchSockets()) {
-    const { id, name } = socket.data.user;
-    if (!users.has(id)) users.set(id, name === undefined ? { userId: id } : { userId: id, name });
+    if (!users.has(socket.data.user.id)) users.set(socket.data.user.id, presenceOf(socket.data.user));
   }
-  return [...users.values()];
+  return users;
 }
 
 /** How many of the user's sockets are in the room, not counting `exceptSocketId`. */
