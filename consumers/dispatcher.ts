@@ -13,8 +13,12 @@ export type Delivery = 'delivered' | 'duplicate';
 export interface Dispatcher {
   /** Checks a message body against the contracts: a valid event, or why it is rejected. */
   decode(body: unknown): Decoded;
-  /** De-duplicates and routes a valid event; rejects only when handling it failed (worth a retry). */
-  deliver(event: BridgeEvent): Promise<Delivery>;
+  /**
+   * De-duplicates and routes a valid event; rejects only when handling it failed (worth a retry).
+   * `redelivered`: the broker gave it before, to a consumer that lost its channel; a claim that
+   * consumer still holds is taken over rather than waited out.
+   */
+  deliver(event: BridgeEvent, redelivered?: boolean): Promise<Delivery>;
 }
 
 /** Validates, de-duplicates and routes messages. */
@@ -24,8 +28,8 @@ export function createDispatcher(deps: {
 }): Dispatcher {
   return {
     decode: decodeEvent,
-    async deliver(event) {
-      const claim = await deps.dedupe.claim(event.id);
+    async deliver(event, redelivered = false) {
+      const claim = await deps.dedupe.claim(event.id, redelivered);
       if (claim === 'seen') return 'duplicate';
       if (claim === 'busy') throw new EventBusyError(`event ${event.id} is being handled by another instance`);
       try {

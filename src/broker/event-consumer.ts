@@ -161,7 +161,7 @@ export class EventConsumer {
     let waits = 0;
     for (let attempt = 0; ; ) {
       try {
-        return { kind: await this.options.dispatcher.deliver(event) };
+        return { kind: await this.options.dispatcher.deliver(event, msg.redelivered) };
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         const waiting = err instanceof StoreUnavailableError || err instanceof EventBusyError;

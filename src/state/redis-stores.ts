@@ -114,10 +114,14 @@ return 1`);
 const DELETE_IF = new Script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
-/** KEYS: key. ARGV: claim ttl (ms). Claims an id, or says whether it is done or held. */
+/** KEYS: key. ARGV: claim ttl (ms), '1' to take over a claim held elsewhere. Claims an id, or says whether it is done or held. */
 const CLAIM = new Script(`
 if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then return 'new' end
 if redis.call('GET', KEYS[1]) == 'done' then return 'seen' end
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[1], 'pending', 'PX', ARGV[1])
+  return 'new'
+end
 return 'busy'`);
 
 /**
@@ -243,8 +247,8 @@ export class RedisDedupeStore implements DedupeStore {
     this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
   }
 
-  async claim(id: string): Promise<Claim> {
-    return (await redis('claim', () => CLAIM.run(this.client, [this.key(id)], [this.claimTtlMs]))) as Claim;
+  async claim(id: string, takeOver = false): Promise<Claim> {
+    return (await redis('claim', () => CLAIM.run(this.client, [this.key(id)], [this.claimTtlMs, takeOver ? 1 : 0]))) as Claim;
   }
 
   async complete(id: string): Promise<void> {

@@ -60,7 +60,12 @@ export type Claim = 'new' | 'seen' | 'busy';
 
 /** The de-duplication window over event ids. */
 export interface DedupeStore {
-  claim(id: string): Promise<Claim>;
+  /**
+   * With `takeOver`, a claim held elsewhere is taken (the answer is `new`): for a redelivered
+   * message, whose earlier holder lost its channel and most likely died. Handling it twice at once
+   * is safe: appends are idempotent by event id, so both would send the very same message.
+   */
+  claim(id: string, takeOver?: boolean): Promise<Claim>;
   /** Marks a claimed id as handled, for the whole window. */
   complete(id: string): Promise<void>;
   /** Forgets a claim whose event could not be handled, so that its redelivery is handled. */

@@ -209,6 +209,16 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       expect(await a.claim('evt-1')).toBe('seen');
     });
 
+    it('lets a redelivery take over a claim held elsewhere, but never one completed', TIMEOUT, async () => {
+      const a = new RedisDedupeStore(one, { prefix, windowMs: 60_000 });
+      const b = new RedisDedupeStore(two, { prefix, windowMs: 60_000 });
+      expect(await a.claim('evt-taken')).toBe('new');
+      expect(await b.claim('evt-taken')).toBe('busy');
+      expect(await b.claim('evt-taken', true)).toBe('new');
+      await b.complete('evt-taken');
+      expect(await a.claim('evt-taken', true)).toBe('seen');
+    });
+
     it('lets a released id be claimed again', TIMEOUT, async () => {
       const dedupe = new RedisDedupeStore(one, { prefix, windowMs: 60_000 });
       expect(await dedupe.claim('evt-2')).toBe('new');
