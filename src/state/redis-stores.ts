@@ -228,8 +228,8 @@ export class RedisStreamStore<T> implements StreamStore<T> {
 
 /**
  * How long an instance's claim on an event lasts before another may take the event over: longer than
- * handling one event takes with its retries (about 1.1 s of pauses), short enough that the events of a
- * trip whose instance died wait only a few seconds.
+ * handling one event takes with its retries (about 1.1 s of pauses). A redelivered message does not
+ * wait for it (it takes the claim over at once); this bounds the other cases to a few seconds.
  */
 export const DEFAULT_CLAIM_TTL_MS = 5_000;
 
