@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { BrokerCounts } from './realtime/socket-directory.js';
 
 /** Sums a counter's values across its labels (what `/stats` reports). */
 async function total(counter: Counter): Promise<number> {
@@ -97,7 +98,7 @@ export class Metrics {
   }
 
   /** The broker counters `/stats` reports. */
-  async brokerCounts(): Promise<{ consumed: number; delivered: number; deadLettered: number; duplicates: number }> {
+  async brokerCounts(): Promise<BrokerCounts> {
     return {
       consumed: await total(this.consumed),
       delivered: await total(this.delivered as Counter),

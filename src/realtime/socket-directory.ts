@@ -22,7 +22,6 @@ export interface BrokerCounts {
 
 /** Sockets, rooms and broker counters, summed over every instance. */
 export interface ClusterSummary {
-  instances: number;
   connections: number;
   /** `trip:` and `user:` rooms with their socket counts, by name. */
   rooms: RoomInfo[];
@@ -40,7 +39,7 @@ export interface SocketDirectory {
 }
 
 /** One instance's part of the summary, as it crosses instances (JSON). */
-interface InstanceSummary {
+export interface InstanceSummary {
   connections: number;
   rooms: Array<[string, number]>;
   broker: BrokerCounts;
@@ -77,7 +76,7 @@ export function createSocketDirectory(
         for (const key of Object.keys(broker) as Array<keyof BrokerCounts>) broker[key] += part.broker[key];
       }
       const roomList = [...members].map(([name, count]) => ({ name, members: count }));
-      return { instances: parts.length, connections, rooms: roomList.sort((a, b) => a.name.localeCompare(b.name)), broker };
+      return { connections, rooms: roomList.sort((a, b) => a.name.localeCompare(b.name)), broker };
     },
     async connectionsOf(userId) {
       const sockets = await io.in(rooms.user(userId)).fetchSockets();

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { ClientToServerEvents, Role, ServerToClientEvents } from '../../contracts/index.js';
+import type { InstanceSummary } from './socket-directory.js';
 
 /** Who a socket or request belongs to, from the verified token. */
 export interface AuthUser {
@@ -22,13 +23,7 @@ export interface SocketData {
 
 /** One instance's sockets, room sizes and broker counters, asked for by `/stats` and `/rooms`. */
 export interface InterServerEvents {
-  'directory:summary': (
-    ack: (summary: {
-      connections: number;
-      rooms: Array<[string, number]>;
-      broker: { consumed: number; delivered: number; deadLettered: number; duplicates: number };
-    }) => void,
-  ) => void;
+  'directory:summary': (ack: (summary: InstanceSummary) => void) => void;
 }
 
 export type BridgeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -44,6 +44,20 @@ async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {
   }
 }
 
+/**
+ * Repeats an exchange until it answers (undefined: a lock is held), with a growing back-off (2 to
+ * 50 ms); gives up after `timeoutMs` with StoreUnavailableError, when the holder must be gone.
+ */
+async function poll<R>(what: string, timeoutMs: number, exchange: () => Promise<R | undefined>): Promise<R> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const result = await redis(what, exchange);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new StoreUnavailableError(`redis ${what}: still locked after ${timeoutMs} ms`);
+    await sleep(delay);
+  }
+}
+
 /** A Lua script run by its SHA1: the source goes over the wire only when the server does not know it yet. */
 class Script {
   private readonly sha: string;
@@ -125,8 +139,9 @@ end
 return 'busy'`);
 
 /**
- * Streams in Redis, shared by every instance: a hash `<prefix>stream:{name}` {seq, epoch} and a list
- * `<prefix>history:{name}` of `{seq, at, message}` JSON (the braces keep both in one cluster slot).
+ * Streams in Redis, shared by every instance: a hash `<prefix>stream:{name}` {seq (last reserved),
+ * kept (last kept: the head), lastId (its event), epoch} and a list `<prefix>history:{name}` of
+ * `{seq, at, message}` JSON (the braces keep both in one cluster slot).
  * Both expire after twice the history age without an append, after which the stream starts a new epoch.
  */
 export class RedisStreamStore<T> implements StreamStore<T> {
@@ -152,7 +167,7 @@ export class RedisStreamStore<T> implements StreamStore<T> {
    */
   async append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T> {
     const keys = this.keys(stream);
-    const [seq, epoch, kept] = await this.untilUnlocked(stream, async () => {
+    const [seq, epoch, kept] = await poll('append', this.lockTtlMs * 2, async () => {
       const reply = await POSITION.run(this.client, keys, [this.newEpoch(), this.keepMs, eventId]);
       const position = reply as [number, string, number];
       return position[0] === -1 ? undefined : position;
@@ -163,7 +178,7 @@ export class RedisStreamStore<T> implements StreamStore<T> {
     }
     const message = build({ seq, epoch });
     const args = [epoch, seq, JSON.stringify(message), this.options.limits.size, this.keepMs, eventId];
-    const stored = await this.untilUnlocked(stream, async () => {
+    const stored = await poll('append', this.lockTtlMs * 2, async () => {
       const reply = (await KEEP.run(this.client, keys, args)) as number;
       return reply === -1 ? undefined : reply;
     });
@@ -203,17 +218,6 @@ export class RedisStreamStore<T> implements StreamStore<T> {
     return { seq, epoch };
   }
 
-  /** Runs `step` until it answers (undefined: a join holds the stream's lock), polling as the lock does. */
-  private async untilUnlocked<R>(stream: string, step: () => Promise<R | undefined>): Promise<R> {
-    const deadline = Date.now() + this.lockTtlMs * 2;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      const result = await redis('append', step);
-      if (result !== undefined) return result;
-      if (Date.now() > deadline) throw new StoreUnavailableError(`redis append: ${stream} stayed locked`);
-      await sleep(delay);
-    }
-  }
-
   /** The stream's hash, its history, and the lock a join holds (named as RedisStreamLock names it). */
   private keys(stream: string): string[] {
     const { prefix } = this.options;
@@ -235,7 +239,7 @@ export const DEFAULT_CLAIM_TTL_MS = 5_000;
 
 /**
  * The de-duplication window in Redis, `<prefix>dedupe:<id>` = `pending` (for claimTtlMs) or `done`
- * (for windowMs): an instance that died while handling an event blocks its redelivery for claimTtlMs at most.
+ * (for windowMs). A redelivery takes a pending claim over; anything else waits for it at most claimTtlMs.
  */
 export class RedisDedupeStore implements DedupeStore {
   private readonly claimTtlMs: number;
@@ -340,16 +344,12 @@ export class RedisStreamLock implements StreamLock {
     });
   }
 
-  /** Polls with a growing back-off (2 to 50 ms); gives up after twice the ttl, when the holder must be gone. */
+  /** Gives up after twice the ttl, when the holder must be gone. */
   private async acquire(name: string): Promise<string> {
     const token = `${this.tokenPrefix}.${(this.acquisitions++).toString(36)}`;
-    const deadline = Date.now() + this.ttlMs * 2;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      const set = await redis('lock', () => this.client.set(name, token, { NX: true, PX: this.ttlMs }));
-      if (set === 'OK') return token;
-      if (Date.now() > deadline) throw new StoreUnavailableError(`redis lock ${name} not acquired in ${this.ttlMs * 2} ms`);
-      await sleep(delay);
-    }
+    return poll('lock', this.ttlMs * 2, async () =>
+      (await this.client.set(name, token, { NX: true, PX: this.ttlMs })) === 'OK' ? token : undefined,
+    );
   }
 }
 

@@ -42,7 +42,7 @@ export interface StreamStore<T> {
    * or failed after keeping it), that message comes back, with its position, instead of a new one.
    */
   append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T>;
-  /** The last position given out (seq 0 for a stream with no event yet). */
+  /** The position of the last message kept (seq 0 for a stream with no event yet). */
   head(stream: string): Promise<StreamHead>;
   /** The messages after `position`, if the history still reaches back to it within the same epoch. */
   since(stream: string, position: StreamHead): Promise<Recovery<T>>;

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDispatcher } from '../../consumers/dispatcher.js';
 import { redisRateLimiters } from '../../src/auth/rate-limiter.js';
 import { DEFAULT_HISTORY, type HistoryLimits } from '../../src/state/memory-stores.js';
 import {
@@ -11,7 +12,7 @@ import {
   RedisStreamLock,
   RedisStreamStore,
 } from '../../src/state/redis-stores.js';
-import { StoreUnavailableError, type StreamHead } from '../../src/state/stores.js';
+import { EventBusyError, StoreUnavailableError, type StreamHead } from '../../src/state/stores.js';
 
 /** The Redis test/setup found: without one these tests are skipped loudly, and fail under CI. */
 const redisUrl = inject('redisUrl');
@@ -217,6 +218,23 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       expect(await b.claim('evt-taken', true)).toBe('new');
       await b.complete('evt-taken');
       expect(await a.claim('evt-taken', true)).toBe('seen');
+    });
+
+    it('makes the dispatcher wait for a claim held elsewhere, unless the event is a redelivery', TIMEOUT, async () => {
+      const holder = new RedisDedupeStore(one, { prefix, windowMs: 60_000 });
+      const routed: string[] = [];
+      const dispatcher = createDispatcher({
+        dedupe: new RedisDedupeStore(two, { prefix, windowMs: 60_000 }),
+        route: async (event) => void routed.push(event.id),
+      });
+      const event = { specversion: '1.0', id: 'evt-held', source: 'test', type: 'trip.updated', data: { tripId: 't', changes: {} } };
+      const decoded = dispatcher.decode(Buffer.from(JSON.stringify(event)));
+      if (!decoded.ok) throw new Error(decoded.detail);
+      expect(await holder.claim('evt-held')).toBe('new');
+      await expect(dispatcher.deliver(decoded.event)).rejects.toBeInstanceOf(EventBusyError);
+      expect(await dispatcher.deliver(decoded.event, true)).toBe('delivered');
+      expect(await dispatcher.deliver(decoded.event, true)).toBe('duplicate');
+      expect(routed).toEqual(['evt-held']);
     });
 
     it('lets a released id be claimed again', TIMEOUT, async () => {

@@ -30,7 +30,6 @@ function fakeDirectory() {
   const directory: SocketDirectory = {
     connections: () => 3,
     summary: async () => ({
-      instances: 1,
       connections: 3,
       rooms: ROOMS,
       broker: { consumed: 10, delivered: 7, deadLettered: 2, duplicates: 1 },

@@ -139,7 +139,7 @@ describe('HTTP rate limit on the test endpoints (app.request, no network)', () =
     const http = createHttpApp({
       sockets: {
         connections: () => 0,
-        summary: async () => ({ instances: 1, connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }),
+        summary: async () => ({ connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }),
         connectionsOf: async () => [],
       },
       brokerConnected: () => true,
