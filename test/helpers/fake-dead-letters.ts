@@ -10,7 +10,7 @@ export function fakeDeadLetters() {
     },
     async replay(limit) {
       asked.push(['replay', limit]);
-      return { replayed: 0, remaining: 0 };
+      return { replayed: 0, unroutable: 0, remaining: 0 };
     },
   };
   return { deadLetters, deadLetterQueue: 'fake.dead-letter', asked };
