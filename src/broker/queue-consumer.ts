@@ -1,34 +1,47 @@
 import { EventEmitter } from 'node:events';
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
 
-/** What becomes of a handled message: acknowledged, or put back in its queue. */
-export type Settlement = 'ack' | 'requeue';
+/**
+ * What becomes of a handled message: acknowledged, put back in its queue at once, or abandoned (left
+ * unsettled: the broker returns it, in order, when the channel closes, to whichever consumer is next).
+ */
+export type Settlement = 'ack' | 'requeue' | 'abandon';
 
 /** Back-off between attempts to set the channel up again, doubling from the first to the last. */
 const RETRY_MS = { first: 100, last: 5_000 } as const;
 
 /**
+ * How long a settled delivery waits for the ones before it before it is acknowledged on its own: a
+ * delivery whose handler waits (a lock, a store, retries) must not hold back every other trip's.
+ */
+const STRAGGLER_MS = 20;
+
+type TagState = 'ack' | 'acked' | 'requeued';
+
+/**
  * Acknowledges a channel's deliveries in batches: one `basic.ack` with `multiple` for the longest
- * run of settled deliveries, sent once per turn of the event loop instead of one frame per message.
- * An acknowledgement is only ever delayed, never sent early: a delivery whose handler has not
- * finished holds back the ones behind it.
+ * run of settled deliveries above the floor, sent once per turn of the event loop instead of one
+ * frame per message; what is settled above an unsettled delivery is acknowledged one by one after
+ * STRAGGLER_MS. An acknowledgement is only ever delayed, never sent early, and never twice: a
+ * multiple ack ends on a delivery still outstanding, and covers only outstanding ones.
  */
 export class AckBatcher {
   /** Every delivery tag up to this one is settled on the broker. */
   private floor = 0;
-  /** Tags above the floor already handled: true to acknowledge, false if already put back. */
-  private readonly settled = new Map<number, boolean>();
+  /** Tags above the floor already handled. */
+  private readonly settled = new Map<number, TagState>();
   private flushScheduled = false;
+  private stragglers: NodeJS.Timeout | undefined;
 
   constructor(private readonly ch: Channel) {}
 
-  settle(tag: number, settlement: Settlement): void {
+  settle(tag: number, settlement: 'ack' | 'requeue'): void {
     if (settlement === 'requeue') {
       // Sent at once, before any acknowledgement that covers it, so that it is never acknowledged.
       if (this.ch.active) this.ch.basicNack({ deliveryTag: tag, requeue: true });
-      this.settled.set(tag, false);
+      this.settled.set(tag, 'requeued');
     } else {
-      this.settled.set(tag, true);
+      this.settled.set(tag, 'ack');
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -41,13 +54,31 @@ export class AckBatcher {
     this.flushScheduled = false;
     let last = 0;
     for (let next = this.floor + 1; this.settled.has(next); next++) {
-      if (this.settled.get(next)) last = next;
+      if (this.settled.get(next) === 'ack') last = next;
       this.settled.delete(next);
       this.floor = next;
     }
     // On a closed channel the broker already put every unacknowledged delivery back.
     if (last > 0 && this.ch.active) this.ch.basicAck({ deliveryTag: last, multiple: true });
+    if (this.settled.size > 0 && !this.stragglers) this.stragglers = setTimeout(() => this.flushStragglers(), STRAGGLER_MS);
   }
+
+  /** Acknowledges, one by one, what is settled above the floor and not acknowledged yet. */
+  flushStragglers(): void {
+    clearTimeout(this.stragglers);
+    this.stragglers = undefined;
+    for (const [tag, state] of this.settled) {
+      if (state !== 'ack') continue;
+      if (this.ch.active) this.ch.basicAck({ deliveryTag: tag });
+      this.settled.set(tag, 'acked');
+    }
+  }
+}
+
+/** The deliveries of one channel: once it is closed, what it delivered belongs to the next consumer. */
+export class ConsumerSession {
+  closed = false;
+  constructor(readonly id: number) {}
 }
 
 export interface QueueConsumerOptions {
@@ -57,7 +88,7 @@ export interface QueueConsumerOptions {
   /** Declares what consuming needs (queues, exchanges, bindings) on every new channel. */
   declare: (ch: Channel) => Promise<void>;
   /** Must not throw for a message it could handle; a throw puts the message back and emits 'error'. */
-  handler: (msg: AsyncMessage) => Promise<Settlement>;
+  handler: (msg: AsyncMessage, session: ConsumerSession) => Promise<Settlement>;
 }
 
 /**
@@ -71,7 +102,8 @@ export interface QueueConsumerOptions {
 export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { code?: string }] }> {
   private ch: Channel | undefined;
   private acks: AckBatcher | undefined;
-  private consumerTag = '';
+  private session: ConsumerSession | undefined;
+  private sessions = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private setup: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -90,20 +122,33 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
   }
 
   /**
-   * Stops taking messages, lets the handlers in flight finish, acknowledges them and closes the
-   * channel. Messages that arrive meanwhile are put back. Idempotent.
+   * Stops taking messages, lets the handlers in flight finish, acknowledges them, and only then
+   * closes the channel. Not a `basic.cancel` first: with a single active consumer, the broker hands
+   * the queue to the next consumer at the cancel, while this one still handles what it holds, and
+   * both would emit the same trips at once. Deliveries that arrive meanwhile are left unsettled; the
+   * channel's close returns them, in order. Idempotent.
    */
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     clearTimeout(this.retryTimer);
     await this.setup;
-    const { ch } = this;
-    if (ch?.active && this.consumerTag) await ch.basicCancel({ consumerTag: this.consumerTag }).catch(() => undefined);
     await Promise.allSettled(this.inFlight);
     this.acks?.flush();
-    await ch?.close().catch(() => undefined);
+    this.acks?.flushStragglers();
+    if (this.session) this.session.closed = true;
+    await this.ch?.close().catch(() => undefined);
     this.state = 'closed';
+  }
+
+  /**
+   * Gives up a session whose messages are another consumer's now (its lease was taken over): closes
+   * its channel, which returns what it still holds to the queue, and consumes again on a new one.
+   */
+  recycle(session: ConsumerSession): void {
+    if (session !== this.session || session.closed || this.state !== 'running') return;
+    session.closed = true;
+    this.ch?.close().catch(() => undefined);
   }
 
   private connect(): void {
@@ -138,35 +183,33 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
     await Promise.allSettled(this.inFlight);
     if (this.state !== 'running') return;
     const { connection, queue, prefetch, declare } = this.options;
-    if (!this.ch?.active) {
-      const ch = await connection.acquire({ emitErrorsFromChannel: true });
-      ch.on('error', (err: Error) => this.emit('error', err));
-      ch.once('close', () => {
-        this.consumerTag = '';
-        if (this.state === 'running') this.scheduleReconnect();
-      });
-      // The server cancels the consumer when its queue is deleted; a new channel declares it again.
-      ch.on('basic.cancel', () => {
-        if (this.state === 'running') ch.close().catch(() => undefined);
-      });
-      this.ch = ch;
-      this.acks = new AckBatcher(ch);
-    }
-    const { ch } = this;
-    const acks = this.acks!;
+    const ch = await connection.acquire({ emitErrorsFromChannel: true });
+    const session = new ConsumerSession(++this.sessions);
+    const acks = new AckBatcher(ch);
+    ch.on('error', (err: Error) => this.emit('error', err));
+    ch.once('close', () => {
+      session.closed = true;
+      if (this.state === 'running') this.scheduleReconnect();
+    });
+    // The server cancels the consumer when its queue is deleted; a new channel declares it again.
+    ch.on('basic.cancel', () => {
+      if (this.state === 'running') ch.close().catch(() => undefined);
+    });
+    this.ch = ch;
+    this.acks = acks;
+    this.session = session;
     await declare(ch);
     await ch.basicQos({ prefetchCount: prefetch });
-    const { consumerTag } = await ch.basicConsume({ queue }, (msg) => this.run(msg, acks));
-    this.consumerTag = consumerTag;
+    await ch.basicConsume({ queue }, (msg) => this.run(msg, acks, session));
   }
 
-  private run(msg: AsyncMessage, acks: AckBatcher): void {
-    if (this.state !== 'running') {
-      acks.settle(msg.deliveryTag, 'requeue');
-      return;
-    }
-    const job = this.options.handler(msg).then(
-      (settlement) => acks.settle(msg.deliveryTag, settlement),
+  private run(msg: AsyncMessage, acks: AckBatcher, session: ConsumerSession): void {
+    // Closing: left unsettled, for the channel's close to return it to the queue in order.
+    if (this.state !== 'running' || session.closed) return;
+    const job = this.options.handler(msg, session).then(
+      (settlement) => {
+        if (settlement !== 'abandon') acks.settle(msg.deliveryTag, settlement);
+      },
       (err: Error) => {
         acks.settle(msg.deliveryTag, 'requeue');
         this.emit('error', err);

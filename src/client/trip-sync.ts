@@ -151,8 +151,10 @@ export class TripSync {
     state.result = result;
     const before = state.cursor.position;
     const head = { seq: result.seq, epoch: result.epoch };
-    // The replay (sent before the ack) brought us to the head, or nothing was missed: carry on.
-    const caughtUp = before !== undefined && before.epoch === head.epoch && before.seq >= head.seq;
+    // The replay (sent before the ack) brought us to the head: carry on. Only when the server says it
+    // recovered: a head behind our position in the same epoch means its state went back (Redis came
+    // back from an older snapshot), and what it numbers next would look like events already handed out.
+    const caughtUp = result.recovered && before !== undefined && before.epoch === head.epoch && before.seq >= head.seq;
     let ready: TripUpdatedMessage[] = [];
     if (!caughtUp) {
       ready = state.cursor.reset(head);

@@ -1,6 +1,6 @@
 import type { AsyncMessage } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueueConsumer, type Settlement } from '../../src/broker/queue-consumer.js';
+import { QueueConsumer, type QueueConsumerOptions, type Settlement } from '../../src/broker/queue-consumer.js';
 import { TestAmqp, uniqueName } from '../helpers/amqp.js';
 import { amqpUrl } from '../helpers/bridge.js';
 import { until } from '../helpers/client.js';
@@ -97,6 +97,73 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     await second.consumer.close();
     expect(got.sort()).toEqual([1, 3, 5, 7, 9]);
     expect(await leftInQueue(0)).toBe(0);
+  });
+
+  it('keeps consuming past a delivery whose handler is stuck: the others are acknowledged one by one, and nothing twice', async () => {
+    const handled: number[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const errors: Error[] = [];
+    const { consumer, ready } = consume(async (msg) => {
+      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      if (n === 0) await gate;
+      handled.push(n);
+      return 'ack';
+    }, 10);
+    consumer.on('error', (err) => errors.push(err));
+    await ready;
+    await publish(40);
+    // With the first delivery stuck, a floor-only acknowledgement would stop at the prefetch count (10).
+    await until(() => handled.length >= 39, 5_000, 'the 39 deliveries behind the stuck one');
+    release();
+    await until(() => handled.length >= 40, 5_000);
+    await consumer.close();
+    expect(errors).toEqual([]);
+    expect(handled.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(await leftInQueue(0)).toBe(0);
+  });
+
+  it('under a single active consumer, hands the queue over only after its handlers finished, in order', async () => {
+    const sac = uniqueName('queue-consumer-sac');
+    const declare = async (ch: Parameters<QueueConsumerOptions['declare']>[0]) =>
+      void (await ch.queueDeclare({ queue: sac, durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true } }));
+    const timeline: string[] = [];
+    const start = (name: string, delayMs: number) => {
+      const consumer = new QueueConsumer({
+        connection: amqp.connection,
+        queue: sac,
+        prefetch: 10,
+        declare,
+        handler: async (msg) => {
+          const { n } = JSON.parse(String(msg.body)) as { n: number };
+          await new Promise((r) => setTimeout(r, delayMs));
+          timeline.push(`${name}:${n}`);
+          return 'ack';
+        },
+      });
+      consumer.on('error', () => undefined);
+      consumers.push(consumer);
+      const ready = new Promise<void>((resolve) => consumer.once('ready', resolve));
+      consumer.start();
+      return { consumer, ready };
+    };
+    try {
+      const a = start('a', 30);
+      await a.ready;
+      const b = start('b', 0);
+      await b.ready;
+      for (let i = 0; i < 40; i++) await amqp.publishRaw('', sac, { n: i });
+      await until(() => timeline.length >= 3, 5_000, 'a to handle a few');
+      await a.consumer.close();
+      await until(() => timeline.length >= 40, 10_000, 'b to handle the rest');
+      const lastOfA = timeline.findLastIndex((entry) => entry.startsWith('a:'));
+      const firstOfB = timeline.findIndex((entry) => entry.startsWith('b:'));
+      // Nothing of b's before a finished: the two never handled the queue at the same time.
+      expect(firstOfB).toBeGreaterThan(lastOfA);
+      expect(timeline.map((entry) => Number(entry.split(':')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    } finally {
+      await amqp.cleanup([sac]);
+    }
   });
 
   it('consumes again after the broker cancels it (its queue was deleted and declared again)', async () => {

@@ -39,6 +39,20 @@ describe('AckBatcher', () => {
     expect(frames).toEqual(['ack 1 multiple', 'ack 4 multiple']);
   });
 
+  it('acknowledges deliveries settled above a blocked one one by one, so that one slow trip does not hold back the others', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch);
+    // Tag 1 is a trip whose lane waits (a join lock, Redis, retries); 2..4 are other trips.
+    for (const tag of [2, 3, 4]) acks.settle(tag, 'ack');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(frames).toEqual(['ack 2', 'ack 3', 'ack 4']);
+    // When the blocked one settles, one multiple ack covers it and 5; 2..4 are not outstanding any more.
+    acks.settle(1, 'ack');
+    acks.settle(5, 'ack');
+    await nextTurn();
+    expect(frames.slice(3)).toEqual(['ack 5 multiple']);
+  });
+
   it('puts a requeued delivery back at once and never acknowledges it', async () => {
     const { frames, ch } = recordingChannel();
     const acks = new AckBatcher(ch);

@@ -153,14 +153,26 @@ describe('TripSync', () => {
     expect(h.delivered.slice(2)).toEqual(['t:e1:3', 't:e1:4', 't:e1:5']);
   });
 
-  it('carries on without a resync after a reconnect that missed nothing, even when nothing was recovered', async () => {
+  it('carries on without a resync after a reconnect that missed nothing', async () => {
     const h = tripHarness();
     await joinedAt(h, 2);
     h.reconnect();
-    await h.answer(joinAck('t', 2, false));
+    await h.answer(joinAck('t', 2, true));
     h.sync.receive(tripEvent('t', 3));
     expect(h.resyncs).toEqual([]);
     expect(h.delivered.at(-1)).toBe('t:e1:3');
+  });
+
+  it('resyncs when the server says it could not recover, even with its head behind the client (Redis rolled back)', async () => {
+    const h = tripHarness();
+    await joinedAt(h, 6);
+    h.reconnect();
+    // The server's state went back to seq 3 under the same epoch: 4 and 5 will be new events.
+    await h.answer(joinAck('t', 3, false));
+    h.sync.receive(tripEvent('t', 4));
+    h.sync.receive(tripEvent('t', 5));
+    expect(h.resyncs).toEqual([['t', { seq: 3, epoch: 'e1' }]]);
+    expect(h.delivered.slice(6)).toEqual(['t:e1:4', 't:e1:5']);
   });
 
   it('resyncs to the head when history did not reach back, dropping what the head covers', async () => {
