@@ -1,46 +1,27 @@
 import type { BridgeEvent } from '../contracts/index.js';
-import { EventBusyError, type DedupeStore } from '../src/state/stores.js';
+import type { Lease } from '../src/state/stores.js';
 import { decodeEvent, type Decoded } from './decode.js';
 
-/** What became of a valid event. */
+/** What became of a valid event: handed out, or already handed out within the de-duplication window. */
 export type Delivery = 'delivered' | 'duplicate';
 
 /**
  * The two things the broker layer needs from consumers. `decode` is pure and may run for many
- * messages at once; `deliver` must be called in queue order, one event at a time, since it numbers
- * and fans out each trip's stream.
+ * messages at once; `deliver` must be called in queue order, one event at a time per stream, since
+ * it numbers and hands out each stream's messages.
  */
 export interface Dispatcher {
   /** Checks a message body against the contracts: a valid event, or why it is rejected. */
   decode(body: unknown): Decoded;
   /**
-   * De-duplicates and routes a valid event; rejects only when handling it failed (worth a retry).
-   * `redelivered`: the broker gave it before, to a consumer that lost its channel; a claim that
-   * consumer still holds is taken over rather than waited out.
+   * Routes a valid event under the writer's lease; idempotent (every write is de-duplicated by event
+   * id), so that a redelivered event is never handed out twice. Rejects when handling failed (worth
+   * a retry), with FencedError when the lease was taken over.
    */
-  deliver(event: BridgeEvent, redelivered?: boolean): Promise<Delivery>;
+  deliver(event: BridgeEvent, lease: Lease): Promise<Delivery>;
 }
 
-/** Validates, de-duplicates and routes messages. */
-export function createDispatcher(deps: {
-  dedupe: DedupeStore;
-  route: (event: BridgeEvent) => Promise<void>;
-}): Dispatcher {
-  return {
-    decode: decodeEvent,
-    async deliver(event, redelivered = false) {
-      const claim = await deps.dedupe.claim(event.id, redelivered);
-      if (claim === 'seen') return 'duplicate';
-      if (claim === 'busy') throw new EventBusyError(`event ${event.id} is being handled by another instance`);
-      try {
-        await deps.route(event);
-      } catch (err) {
-        // Forgotten again, so that the retry (or a redelivery) is not taken for a duplicate.
-        await deps.dedupe.release(event.id).catch(() => undefined);
-        throw err;
-      }
-      await deps.dedupe.complete(event.id);
-      return 'delivered';
-    },
-  };
+/** Validates and routes messages. */
+export function createDispatcher(route: (event: BridgeEvent, lease: Lease) => Promise<Delivery>): Dispatcher {
+  return { decode: decodeEvent, deliver: route };
 }

@@ -1,22 +1,15 @@
-import type { NotificationMessage, TripLeftReason, TripUpdatedMessage } from '../contracts/index.js';
+import type { NotificationMessage } from '../contracts/index.js';
 
-/** What a consumer may push to clients: an event name with its payload. */
-export type Push =
-  | { event: 'trip:updated'; payload: TripUpdatedMessage }
-  | { event: 'notification'; payload: NotificationMessage };
+/** A broadcast: every connected socket gets it, once. */
+export type Broadcast = { event: 'notification'; payload: NotificationMessage };
 
 /**
- * Where consumers hand their deliveries. Every method returns once the message was handed to the
- * transport (for Socket.IO: written to each socket's buffer, or to the adapter), which is what lets
- * the broker layer acknowledge the message afterwards.
+ * Where consumers hand what is not numbered. Numbered messages (a trip's events, a user's
+ * notifications) go to their stream instead (`Streams`): the store that numbers them also hands them
+ * to every instance's room feed. Returns once the message was handed to the transport.
  */
 export interface FanoutPort {
-  /** Every socket in the room gets the message, once. */
-  toRoom(room: string, push: Push): void;
-  /** Every connected socket gets the message, once. */
-  toAll(push: Push): void;
-  /** Takes sockets out of a trip's room (all of them, or one user's) and tells each `trip:left`. */
-  leaveTrip(tripId: string, reason: TripLeftReason, userId?: string): Promise<void>;
+  toAll(push: Broadcast): void;
 }
 
 /** Room names are data, built in one place. */

@@ -1,88 +1,89 @@
 import type { BridgeEvent, NotificationEvent, TripEvent, TripUpdatedMessage } from '../contracts/index.js';
-import type { MembershipStore } from '../src/state/stores.js';
+import type { DedupeStore, Lease, MembershipStore, StreamLeave } from '../src/state/stores.js';
 import type { Streams } from '../src/state/streams.js';
+import type { Delivery } from './dispatcher.js';
 import { rooms, type FanoutPort } from './ports.js';
 
 export interface RouteDeps {
   fanout: FanoutPort;
   streams: Streams;
   membership: MembershipStore;
+  /** The de-duplication window of broadcasts (streams de-duplicate their own writes). */
+  dedupe: DedupeStore;
 }
 
 /** Delivers one validated event to the rooms the contract names for its type. */
-export async function routeEvent(event: BridgeEvent, deps: RouteDeps): Promise<void> {
+export async function routeEvent(event: BridgeEvent, lease: Lease, deps: RouteDeps): Promise<Delivery> {
   // Events without `time` are stamped when the bridge handles them.
   const time = event.time ?? new Date().toISOString();
   switch (event.type) {
     case 'notification.created':
-      return deliverNotification(event, time, deps);
+      return deliverNotification(event, time, lease, deps);
     case 'notification.broadcast':
+      // Not numbered, so not recoverable: at least once, and at most once within the window.
+      if (await deps.dedupe.seen(event.id)) return 'duplicate';
       deps.fanout.toAll({ event: 'notification', payload: { ...event.data.notification, eventId: event.id, time } });
-      return;
+      await deps.dedupe.remember(event.id);
+      return 'delivered';
     default:
-      return deliverTripEvent(event, time, deps);
+      return deliverTripEvent(event, time, lease, deps);
   }
 }
 
-/** The trip events that change who may join; only they touch the membership store. */
-const MEMBERSHIP_EVENTS: ReadonlySet<TripEvent['type']> = new Set(['trip.member.added', 'trip.member.removed', 'trip.deleted']);
+/**
+ * What the trip's sockets do after the event: the removed user's sockets leave, or every socket of a
+ * deleted trip. Every instance does it for its own sockets as it hands the entry out, so that no later
+ * event of the trip can reach them, whatever happens to the other instances.
+ */
+function leaveOf(event: TripEvent): StreamLeave | undefined {
+  if (event.type === 'trip.member.removed') return { reason: 'removed', userId: event.data.userId };
+  if (event.type === 'trip.deleted') return { reason: 'deleted' };
+  return undefined;
+}
 
 /** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
-async function recordMembership(event: TripEvent, time: string, membership: MembershipStore): Promise<void> {
+async function recordMembership(event: TripEvent, time: string, membership: MembershipStore, lease: Lease): Promise<void> {
   const at = Math.floor(Date.parse(time) / 1000);
   if (event.type === 'trip.member.added' || event.type === 'trip.member.removed') {
     const change = event.type === 'trip.member.added' ? 'added' : 'removed';
-    await membership.record(event.data.tripId, event.data.userId, { change, at });
+    await membership.record(event.data.tripId, event.data.userId, { change, at }, lease);
   } else if (event.type === 'trip.deleted') {
-    await membership.recordDeleted(event.data.tripId, at);
+    await membership.record(event.data.tripId, undefined, { change: 'deleted', at }, lease);
   }
 }
 
-async function deliverTripEvent(event: TripEvent, time: string, deps: RouteDeps): Promise<void> {
+async function deliverTripEvent(event: TripEvent, time: string, lease: Lease, deps: RouteDeps): Promise<Delivery> {
   const { tripId } = event.data;
-  const room = rooms.trip(tripId);
-  if (MEMBERSHIP_EVENTS.has(event.type)) await recordMembership(event, time, deps.membership);
-  await deps.streams.writeLock.run(room, async () => {
-    const message = await deps.streams.trips.append(
-      room,
-      event.id,
-      ({ seq, epoch }) =>
-        ({ eventId: event.id, type: event.type, tripId, seq, epoch, time, source: event.source, data: event.data }) as TripUpdatedMessage,
-    );
-    deps.fanout.toRoom(room, { event: 'trip:updated', payload: message });
-
-    // The event itself goes out first, so that the people leaving see why.
-    if (event.type === 'trip.member.removed') await deps.fanout.leaveTrip(tripId, 'removed', event.data.userId);
-    if (event.type === 'trip.deleted') {
-      await deps.fanout.leaveTrip(tripId, 'deleted');
-      await deps.streams.trips.drop(room);
-    }
-  });
+  const stream = rooms.trip(tripId);
+  await recordMembership(event, time, deps.membership, lease);
+  const message = { eventId: event.id, type: event.type, tripId, time, source: event.source, data: event.data } as Omit<
+    TripUpdatedMessage,
+    'seq' | 'epoch'
+  >;
+  const leave = leaveOf(event);
+  const appended = await deps.streams.writeLock.run(stream, () =>
+    deps.streams.trips.append({ stream, eventId: event.id, message, ...(leave ? { leave } : {}), drop: event.type === 'trip.deleted' }, lease),
+  );
+  return appended === 'appended' ? 'delivered' : 'duplicate';
 }
 
 async function deliverNotification(
   event: Extract<NotificationEvent, { type: 'notification.created' }>,
   time: string,
+  lease: Lease,
   deps: RouteDeps,
-): Promise<void> {
+): Promise<Delivery> {
   const { userId, userIds = [], notification } = event.data;
   const recipients = new Set(userId === undefined ? userIds : [userId, ...userIds]);
   // Each user has a stream of their own, so each copy carries that user's seq. The streams are
   // independent: all recipients are served at once (up to 1,000 round trips to a shared store
   // overlap), and the notifications lane still finishes this event before the next starts.
-  await Promise.all(
+  const outcomes = await Promise.all(
     [...recipients].map((recipient) => {
-      const room = rooms.user(recipient);
-      return deps.streams.writeLock.run(room, async () => {
-        const message = await deps.streams.users.append(room, event.id, ({ seq, epoch }) => ({
-          ...notification,
-          eventId: event.id,
-          seq,
-          epoch,
-          time,
-        }));
-        deps.fanout.toRoom(room, { event: 'notification', payload: message });
-      });
+      const stream = rooms.user(recipient);
+      const message = { ...notification, eventId: event.id, time };
+      return deps.streams.writeLock.run(stream, () => deps.streams.users.append({ stream, eventId: event.id, message }, lease));
     }),
   );
+  return outcomes.includes('appended') ? 'delivered' : 'duplicate';
 }

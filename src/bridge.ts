@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { getRequestListener } from '@hono/node-server';
 import { createDispatcher } from '../consumers/dispatcher.js';
 import { routeEvent } from '../consumers/route-event.js';
@@ -17,14 +18,15 @@ import { createHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createSocketDirectory } from './realtime/socket-directory.js';
+import { RoomFeeds } from './realtime/room-feeds.js';
 import { createSocketFanout } from './realtime/socket-fanout.js';
 import { SocketGuard } from './realtime/socket-guard.js';
 import type { SocketLimits } from './realtime/socket-limits.js';
 import { createSocketServer, handleConnections } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
-import { DEFAULT_HISTORY, MemoryDedupeStore, MemoryMembershipStore, MemoryStreamStore } from './state/memory-stores.js';
+import { DEFAULT_HISTORY, DEFAULT_MEMBERSHIP, MemoryDedupeStore, MemoryMembershipStore } from './state/memory-stores.js';
 import { createRedisStores } from './state/redis-stores.js';
-import { createStreams } from './state/streams.js';
+import { createMemoryStreams, createStreams } from './state/streams.js';
 
 /** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
 export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
@@ -79,18 +81,26 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   const history = { ...DEFAULT_HISTORY, size: config.HISTORY_SIZE, ttlMs: config.HISTORY_TTL_SECONDS * 1000 };
   // Instances that share a queue are one deployment: they share the adapter's channels and the keys.
   const cluster = config.REDIS_URL ? new RedisCluster(config.REDIS_URL, config.AMQP_QUEUE, logger) : undefined;
-  const shared = cluster
-    ? createRedisStores(cluster.client, { prefix: `${cluster.key}:`, history })
-    : undefined;
+  const shared = cluster ? createRedisStores(cluster.client, cluster.entries, { prefix: `${cluster.key}:`, history }) : undefined;
+  const local = shared ? undefined : createMemoryStreams(history);
   const streams = shared
-    ? createStreams(shared.trips, shared.users, shared.lock, shared.writeLock)
-    : createStreams(new MemoryStreamStore(history), new MemoryStreamStore(history));
+    ? createStreams({
+        trips: shared.trips,
+        users: shared.users,
+        fence: shared.fence,
+        lock: shared.lock,
+        writeLock: shared.writeLock,
+        listen: (sink, resubscribed) => shared.entries.listen(sink, resubscribed ?? (() => undefined)),
+      })
+    : local!;
   const dedupe = shared?.dedupe ?? new MemoryDedupeStore();
-  const membership = shared?.membership ?? new MemoryMembershipStore();
+  const membership = shared?.membership ?? new MemoryMembershipStore(DEFAULT_MEMBERSHIP, local!.fence);
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
-  const broker = new Broker(config.AMQP_URL, `realtime-bridge:${config.AMQP_QUEUE}`, logger.child({ component: 'broker' }), metrics);
+  // Named per process, so that an operator can tell the instances of one deployment apart.
+  const brokerName = `realtime-bridge:${config.AMQP_QUEUE}:${hostname()}:${process.pid}`;
+  const broker = new Broker(config.AMQP_URL, brokerName, logger.child({ component: 'broker' }), metrics);
   const eventPublisher = createEventPublisher({
     connection: broker.publish,
     exchange: config.AMQP_EXCHANGE,
@@ -131,15 +141,17 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     guard,
   });
   if (cluster) io.adapter(cluster.adapter);
-  handleConnections(io, { io, streams, membership, publisher, verifyToken, metrics, logger, guard });
+  const feeds = new RoomFeeds(io, { streams, membership, metrics, logger });
+  handleConnections(io, { io, streams, feeds, membership, publisher, verifyToken, metrics, logger, guard });
 
-  const fanout = createSocketFanout(io, { clustered: cluster !== undefined });
+  const fanout = createSocketFanout(io);
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
   const consumer = new EventConsumer({
     connection: broker.consume,
     topology,
     prefetch: config.AMQP_PREFETCH,
-    dispatcher: createDispatcher({ dedupe, route: (event) => routeEvent(event, { fanout, streams, membership }) }),
+    fence: streams.fence,
+    dispatcher: createDispatcher((event, lease) => routeEvent(event, lease, { fanout, streams, membership, dedupe })),
     metrics,
     logger,
   });
@@ -175,6 +187,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     port: () => (server.address() as AddressInfo | null)?.port ?? config.PORT,
     async start() {
       await cluster?.start(REDIS_STARTUP_TIMEOUT_MS);
+      await shared?.entries.start();
       await broker.start(BROKER_STARTUP_TIMEOUT_MS);
       await listen(server, config.PORT);
       await consumer.start();

@@ -20,11 +20,14 @@ const reconnectStrategy = (retries: number) => Math.min(100 * (retries + 1), 2_0
 /**
  * The Redis connections of one instance when `REDIS_URL` is set: one for the shared state (streams,
  * de-duplication, membership, locks, rate limits) that fails at once while Redis is unreachable, so
- * that events wait in the queue instead of in memory; and the publishing and subscribing pair of the
- * Socket.IO Redis adapter, which queues its few publishes until Redis is back.
+ * that events wait in the queue instead of in memory; one that subscribes to the streams' entries
+ * (see RedisEntrySubscription); and the publishing and subscribing pair of the Socket.IO Redis
+ * adapter (presence, typing, broadcasts, cluster requests), which queues its few publishes until
+ * Redis is back.
  */
 export class RedisCluster {
   readonly client: RedisClientType;
+  readonly entries: RedisClientType;
   readonly adapter: ReturnType<typeof createAdapter>;
   private readonly pub: RedisClientType;
   private readonly sub: RedisClientType;
@@ -52,6 +55,7 @@ export class RedisCluster {
       return client;
     };
     this.client = open('state', true);
+    this.entries = open('entries', false);
     this.pub = open('adapter-pub', false);
     this.sub = open('adapter-sub', false);
     this.adapter = createAdapter(this.pub, this.sub, { key: `${key}:socket.io`, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS });
@@ -59,12 +63,12 @@ export class RedisCluster {
 
   /** True while every connection is up. */
   get connected(): boolean {
-    return this.client.isReady && this.pub.isReady && this.sub.isReady;
+    return this.clients().every((c) => c.isReady);
   }
 
   /** Connects; rejects with a one-line reason naming `REDIS_URL` after `timeoutMs`. */
   async start(timeoutMs: number): Promise<void> {
-    const clients = [this.client, this.pub, this.sub];
+    const clients = this.clients();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
@@ -83,7 +87,11 @@ export class RedisCluster {
   /** Closes every connection (Socket.IO and the stores first). Idempotent. */
   async close(): Promise<void> {
     await Promise.all(
-      [this.client, this.pub, this.sub].map((c) => (c.isOpen ? c.quit().catch(() => c.disconnect().catch(() => undefined)) : undefined)),
+      this.clients().map((c) => (c.isOpen ? c.quit().catch(() => c.disconnect().catch(() => undefined)) : undefined)),
     );
+  }
+
+  private clients(): RedisClientType[] {
+    return [this.client, this.entries, this.pub, this.sub];
   }
 }

@@ -39,7 +39,23 @@ export class Metrics {
   });
   readonly handlerWaits = new Counter({
     name: 'bridge_events_waits_total',
-    help: 'Pauses of valid events while a shared store was unreachable or another instance held the event',
+    help: 'Pauses of valid events while a shared store was unreachable',
+    registers: [this.registry],
+  });
+  readonly leases = new Counter({
+    name: 'bridge_consumer_leases_total',
+    help: 'Writer leases this instance acquired: each time the broker started delivering the queue to it',
+    registers: [this.registry],
+  });
+  readonly fenced = new Counter({
+    name: 'bridge_consumer_fenced_total',
+    help: 'Channels given up because their lease was taken over (another consumer, or Redis lost the lease)',
+    registers: [this.registry],
+  });
+  readonly feedCatchUps = new Counter({
+    name: 'bridge_feed_catchups_total',
+    help: 'Rooms of this instance that missed entries and caught up from history (recovered) or could not (lost)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly published = new Counter({

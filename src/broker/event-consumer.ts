@@ -7,16 +7,16 @@ import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KeyedLock } from '../state/keyed-lock.js';
-import { EventBusyError, StoreUnavailableError } from '../state/stores.js';
-import { QueueConsumer, type Settlement } from './queue-consumer.js';
+import { FencedError, StoreUnavailableError, type Fence, type Lease } from '../state/stores.js';
+import { ConsumerSession, QueueConsumer, type Settlement } from './queue-consumer.js';
 import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
 
 /** Pauses between the attempts at a valid event whose handler failed; one more attempt than pauses. */
 export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
 
 /**
- * Pauses while a shared store is unreachable or another instance holds the event: those are not the
- * event's fault, so it waits (and its stream behind it) instead of being dead-lettered.
+ * Pauses while a shared store is unreachable: that is not the event's fault, so it waits (and its
+ * stream behind it) instead of being dead-lettered.
  */
 const WAIT_DELAYS_MS: readonly number[] = [50, 100, 250, 500, 1000];
 
@@ -32,13 +32,16 @@ function laneOf(event: BridgeEvent): string {
  */
 export const REDELIVERY_LIMIT = Math.min(5, BROKER_DELIVERY_LIMIT - 1);
 
-type DeliveryResult = { kind: Delivery } | { kind: 'failed'; detail: string } | { kind: 'stopping' };
+/** `stopping`: shutdown; `fenced`: another consumer has the stream now. Both leave the message to the broker. */
+type DeliveryResult = { kind: Delivery } | { kind: 'failed'; detail: string } | { kind: 'stopping' } | { kind: 'fenced' };
 
 export interface EventConsumerOptions {
   connection: Connection;
   topology: BridgeTopology;
   prefetch: number;
   dispatcher: Dispatcher;
+  /** Keeps the streams to one writer: a lease is taken when the broker starts delivering to a channel. */
+  fence: Fence;
   metrics: Metrics;
   logger: Logger;
 }
@@ -58,8 +61,13 @@ function originalBody(body: unknown): Buffer {
  * Consumes the bridge queue. This is the one place that turns an outcome into ack, retry or dead
  * letter: bad input is dead-lettered at once, a failed handler is retried a bounded number of times
  * and then dead-lettered, a message redelivered too often is dead-lettered, and a message is
- * acknowledged only after its fan-out was handed to Socket.IO or the dead-letter queue confirmed
- * its copy.
+ * acknowledged only after its fan-out was handed out (to the streams, which hand it to every
+ * instance) or the dead-letter queue confirmed its copy.
+ *
+ * Under a single active consumer, the broker delivers to one channel at a time. The first delivery
+ * on a channel takes the writer's lease; a consumer that lost its channel (and whose messages went to
+ * the next consumer) still holds an older lease, which every write refuses: it cannot number or hand
+ * out anything more, however long its handlers run on.
  */
 export class EventConsumer {
   private readonly consumer: QueueConsumer;
@@ -70,6 +78,8 @@ export class EventConsumer {
   private halted = false;
   /** Runs the valid events of each lane one at a time, in delivery order. */
   private readonly lanes = new KeyedLock();
+  /** The lease of each channel's deliveries, taken at its first delivery. */
+  private readonly leases = new WeakMap<ConsumerSession, Promise<Lease>>();
 
   constructor(private readonly options: EventConsumerOptions) {
     const { connection, topology, prefetch } = options;
@@ -87,7 +97,7 @@ export class EventConsumer {
         await ch.exchangeDeclare(topology.exchange);
         for (const binding of topology.bindings) await ch.queueBind(binding);
       },
-      handler: (msg) => this.handle(msg),
+      handler: (msg, session) => this.handle(msg, session),
     });
     this.consumer.on('error', (err) => {
       this.log.warn({ event: 'consumer.error', err: { message: err?.message, code: err?.code } }, 'consumer error');
@@ -116,7 +126,7 @@ export class EventConsumer {
     await this.deadLetters.close();
   }
 
-  private async handle(msg: AsyncMessage): Promise<Settlement> {
+  private async handle(msg: AsyncMessage, session: ConsumerSession): Promise<Settlement> {
     const { metrics, dispatcher } = this.options;
     metrics.consumed.inc();
     // Quorum queues count the earlier deliveries that ended without an ack.
@@ -133,7 +143,7 @@ export class EventConsumer {
     }
     const { event } = decoded;
     // Joined synchronously: handlers start in delivery order, so each lane keeps the queue's order.
-    const result = await this.lanes.run(laneOf(event), () => this.deliverWithRetries(msg, event));
+    const result = await this.lanes.run(laneOf(event), () => this.deliverWithRetries(msg, event, session));
     switch (result.kind) {
       case 'delivered':
         metrics.delivered.inc({ type: event.type });
@@ -147,7 +157,9 @@ export class EventConsumer {
         return 'ack';
       case 'stopping':
         // Left in the queue for the next consumer rather than dead-lettered half-way through its retries.
-        return 'requeue';
+        return 'abandon';
+      case 'fenced':
+        return 'abandon';
     }
   }
 
@@ -155,16 +167,22 @@ export class EventConsumer {
    * Retries a failing handler here, in order, instead of requeueing through the broker: a requeued
    * message would come back behind the ones already prefetched, after later events of its trip.
    */
-  private async deliverWithRetries(msg: AsyncMessage, event: BridgeEvent): Promise<DeliveryResult> {
-    // Once one event was put back for shutdown, the ones behind it go back too, keeping their order.
-    if (this.halted) return { kind: 'stopping' };
+  private async deliverWithRetries(msg: AsyncMessage, event: BridgeEvent, session: ConsumerSession): Promise<DeliveryResult> {
     let waits = 0;
     for (let attempt = 0; ; ) {
+      // Once one event was put back for shutdown, the ones behind it go back too, keeping their order;
+      // a closed channel's messages are being redelivered to the next consumer already.
+      if (this.halted) return { kind: 'stopping' };
+      if (session.closed) return { kind: 'fenced' };
       try {
-        return { kind: await this.options.dispatcher.deliver(event, msg.redelivered) };
+        return { kind: await this.options.dispatcher.deliver(event, await this.leaseOf(session)) };
       } catch (err) {
+        if (err instanceof FencedError) {
+          this.fenced(session, event, err);
+          return { kind: 'fenced' };
+        }
         const detail = err instanceof Error ? err.message : String(err);
-        const waiting = err instanceof StoreUnavailableError || err instanceof EventBusyError;
+        const waiting = err instanceof StoreUnavailableError;
         const delay = waiting ? WAIT_DELAYS_MS[Math.min(waits++, WAIT_DELAYS_MS.length - 1)] : HANDLER_RETRY_DELAYS_MS[attempt++];
         if (delay === undefined) return { kind: 'failed', detail };
         if (this.closed) {
@@ -173,7 +191,7 @@ export class EventConsumer {
         }
         if (waiting) {
           this.options.metrics.handlerWaits.inc();
-          if (waits === 1) this.log.warn({ event: 'consumer.waiting', eventId: event.id, detail }, 'event waits: store unavailable or busy');
+          if (waits === 1) this.log.warn({ event: 'consumer.waiting', eventId: event.id, detail }, 'event waits: store unavailable');
         } else {
           this.options.metrics.handlerRetries.inc();
           this.log.warn(
@@ -184,6 +202,31 @@ export class EventConsumer {
         await setTimeout(delay);
       }
     }
+  }
+
+  /** The channel's lease, acquired at its first delivery; a failed acquisition is tried again by the next attempt. */
+  private leaseOf(session: ConsumerSession): Promise<Lease> {
+    let lease = this.leases.get(session);
+    if (!lease) {
+      lease = this.options.fence.acquire();
+      this.leases.set(session, lease);
+      lease.then(
+        () => {
+          this.options.metrics.leases.inc();
+          this.log.info({ event: 'consumer.lease_acquired', session: session.id }, 'this instance writes the streams now');
+        },
+        () => this.leases.delete(session),
+      );
+    }
+    return lease;
+  }
+
+  /** The lease was taken over: the channel's messages are another consumer's; consume again on a new channel. */
+  private fenced(session: ConsumerSession, event: BridgeEvent, err: FencedError): void {
+    if (session.closed) return;
+    this.options.metrics.fenced.inc();
+    this.log.warn({ event: 'consumer.fenced', eventId: event.id, session: session.id, detail: err.message }, 'lease taken over');
+    this.consumer.recycle(session);
   }
 
   /** Copies the message to the dead-letter queue with its reason; resolves once the broker confirmed. */

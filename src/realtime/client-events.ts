@@ -22,12 +22,14 @@ import type { MembershipStore } from '../state/stores.js';
 import type { Streams } from '../state/streams.js';
 import { presenceIn, presenceOf, userSocketsIn } from './presence.js';
 import { replayAndJoin } from './recovery.js';
+import type { RoomFeeds } from './room-feeds.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
 
 export interface ClientEventDeps {
   io: BridgeServer;
   streams: Streams;
+  feeds: RoomFeeds;
   membership: MembershipStore;
   publisher: EventPublisher;
   verifyToken: VerifyToken;
@@ -114,20 +116,29 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
     ];
   }
 
-  /** The socket must be in the trip's room: `forbidden` for a user who may not join it, else `not_joined`. */
+  /** Takes the socket out of a trip it may no longer see (a removal it did not hear of, a refreshed token). */
+  const removeFrom = async (socket: BridgeSocket, tripId: string) => {
+    await socket.leave(rooms.trip(tripId));
+    socket.emit('trip:left', { tripId, reason: 'removed' });
+  };
+
+  /**
+   * The socket must be in the trip's room (`not_joined`), and may still see the trip: membership is
+   * checked again on every event, so that a socket a removal did not reach cannot act on the trip.
+   */
   const requireJoined = async (socket: BridgeSocket, tripId: string) => {
-    if (socket.rooms.has(rooms.trip(tripId))) return;
+    const joined = socket.rooms.has(rooms.trip(tripId));
     if (!(await canJoinTrip(socket.data.user, tripId, deps.membership))) {
+      if (joined) await removeFrom(socket, tripId);
       throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
     }
-    throw new BridgeError('not_joined', `join trip ${tripId} first`);
+    if (!joined) throw new BridgeError('not_joined', `join trip ${tripId} first`);
   };
 
   const listeners = [
     listener('trip:join', TripJoinPayload, async (socket, { tripId, since }) => {
       const me = socket.data.user;
       const room = rooms.trip(tripId);
-      const alreadyJoined = socket.rooms.has(room);
       // The room's users before this socket enters: whether it is the user's first socket there, and
       // (with the user added) the presence of the ack. One look at every instance, not two.
       let present = new Map<string, PresenceEntry>();
@@ -136,8 +147,9 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
         room,
         store: streams.trips,
         lock: streams.lock,
-        // A socket already in the room missed nothing: it only gets the current head.
-        since: alreadyJoined ? undefined : since,
+        feeds: deps.feeds,
+        // Also for a socket already in the room: the typed client asks again when it sees a gap.
+        since,
         send: (message) => socket.emit('trip:updated', message),
         // A removal is recorded before its event takes the trip's lock: checked under it, it cannot be
         // missed. The shared state is asked first, so that a Redis outage answers `unavailable` at once.
@@ -195,6 +207,11 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       socket.data.user = next;
       // The socket now ends at the new token's expiry, not the old one's.
       guard.expiry.track(socket);
+      // The new token may grant fewer trips than the old one: the socket leaves those it may not see.
+      for (const room of [...socket.rooms].filter((r) => r.startsWith('trip:'))) {
+        const tripId = room.slice('trip:'.length);
+        if (!(await canJoinTrip(next, tripId, deps.membership))) await removeFrom(socket, tripId);
+      }
       return { expiresAt: new Date(next.exp * 1000).toISOString() };
     }),
 

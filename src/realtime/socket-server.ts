@@ -103,6 +103,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       room: rooms.user(user.id),
       store: deps.streams.users,
       lock: deps.streams.lock,
+      feeds: deps.feeds,
       since,
       send: (message) => socket.emit('notification', message),
     }).then(
@@ -115,8 +116,10 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
           ...(since ? { notificationsRecovered: recovered } : {}),
         }),
       (err: unknown) => {
-        log.error({ event: 'socket.connect_failed', err, userId: user.id }, 'could not join the user room');
-        socket.disconnect(true);
+        log.warn({ event: 'socket.connect_failed', err, userId: user.id }, 'could not join the user room; closing the transport');
+        // The transport, not a Socket.IO disconnect: clients reconnect by themselves (after a
+        // server-side disconnect socket.io-client gives up), and Redis may be back by then.
+        socket.conn.close();
       },
     );
   });

@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type {
-  Claim,
-  DedupeStore,
-  MembershipFact,
-  MembershipStore,
-  Recovery,
-  StreamHead,
-  StreamStore,
+import {
+  FencedError,
+  type Appended,
+  type DedupeStore,
+  type EntrySink,
+  type Fence,
+  type Lease,
+  type MembershipFact,
+  type MembershipStore,
+  type Recovery,
+  type StreamEntry,
+  type StreamHead,
+  type StreamStore,
+  type StreamWrite,
 } from './stores.js';
 
 export interface HistoryLimits {
@@ -21,62 +27,95 @@ export interface HistoryLimits {
 
 export const DEFAULT_HISTORY: HistoryLimits = { size: 100, ttlMs: 300_000, maxMessages: 200_000 };
 
+export interface DedupeLimits {
+  maxIds: number;
+  windowMs: number;
+}
+
+export const DEFAULT_DEDUPE: DedupeLimits = { maxIds: 100_000, windowMs: 10 * 60_000 };
+
+/** One lease valid at a time, in this process (one instance: its channels take turns). */
+export class MemoryFence implements Fence {
+  private current = '';
+  private leases = 0;
+
+  async acquire(): Promise<Lease> {
+    this.current = `lease.${++this.leases}`;
+    return { token: this.current };
+  }
+
+  /** Throws FencedError unless `lease` is the one handed out last. */
+  check(lease: Lease): void {
+    if (lease.token !== this.current) throw new FencedError('a newer lease was acquired');
+  }
+}
+
 interface Stream<T> extends StreamHead {
-  history: Array<{ seq: number; at: number; message: T }>;
-  /** The event the last message was built for. */
-  lastEventId?: string;
+  history: Array<StreamEntry<T>>;
 }
 
 /** Streams and their history in this process's memory: lost on restart, hence one epoch prefix per process. */
 export class MemoryStreamStore<T> implements StreamStore<T> {
   private readonly streams: LRUCache<string, Stream<T>>;
+  /** `<stream>\n<event id>` of the writes within the de-duplication window. */
+  private readonly written: LRUCache<string, true>;
   private readonly bootId = randomBytes(6).toString('base64url');
   private created = 0;
+  private sink: EntrySink<T> = () => undefined;
 
   constructor(
+    private readonly fence: MemoryFence,
     private readonly limits: HistoryLimits = DEFAULT_HISTORY,
     private readonly now: () => number = Date.now,
+    dedupe: DedupeLimits = DEFAULT_DEDUPE,
   ) {
     // Sized by the messages a stream holds, so that many busy trips cannot exhaust memory.
     this.streams = new LRUCache({ maxSize: limits.maxMessages, sizeCalculation: (s) => s.history.length + 1 });
+    this.written = new LRUCache({ max: dedupe.maxIds, ttl: dedupe.windowMs });
   }
 
-  async append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T> {
-    const s = this.open(stream);
-    const last = s.history.at(-1);
-    if (last && s.lastEventId === eventId) return last.message;
+  /** Where every entry goes as it is numbered: this instance's room feeds. */
+  listen(sink: EntrySink<T>): void {
+    this.sink = sink;
+  }
+
+  async append(write: StreamWrite<T>, lease: Lease): Promise<Appended> {
+    this.fence.check(lease);
+    const key = `${write.stream}\n${write.eventId}`;
+    if (this.written.has(key)) return 'duplicate';
+    this.written.set(key, true);
+    const s = this.open(write.stream);
     s.seq += 1;
-    s.lastEventId = eventId;
-    const message = build({ seq: s.seq, epoch: s.epoch });
-    s.history.push({ seq: s.seq, at: this.now(), message });
+    const message = { ...write.message, seq: s.seq, epoch: s.epoch } as T;
+    const entry: StreamEntry<T> = { stream: write.stream, seq: s.seq, at: this.now(), message, ...(write.leave ? { leave: write.leave } : {}) };
+    s.history.push(entry);
     if (s.history.length > this.limits.size) {
       s.history.shift(); // full: the size is unchanged
     } else {
       // A new object, since lru-cache re-measures a size only when the value changes.
-      this.streams.set(stream, { ...s });
+      this.streams.set(write.stream, { ...s });
     }
-    return message;
+    this.sink(entry);
+    if (write.drop) this.streams.delete(write.stream);
+    return 'appended';
   }
 
-  async head(stream: string): Promise<StreamHead> {
+  async head(stream: string): Promise<StreamHead & { at: number }> {
     const { seq, epoch } = this.open(stream);
-    return { seq, epoch };
+    return { seq, epoch, at: this.now() };
   }
 
   async since(stream: string, position: StreamHead): Promise<Recovery<T>> {
     const s = this.open(stream);
     const head = { seq: s.seq, epoch: s.epoch };
-    if (position.epoch !== s.epoch || position.seq > s.seq) return { recovered: false, head };
-    const cutoff = this.now() - this.limits.ttlMs;
+    const at = this.now();
+    if (position.epoch !== s.epoch || position.seq > s.seq) return { recovered: false, head, at };
+    const cutoff = at - this.limits.ttlMs;
     while (s.history.length > 0 && s.history[0]!.at < cutoff) s.history.shift();
     const missed = s.history.filter((entry) => entry.seq > position.seq);
     // Recovered only when the history still holds the first missed message.
     const complete = position.seq === s.seq || missed[0]?.seq === position.seq + 1;
-    return complete ? { recovered: true, head, messages: missed.map((e) => e.message) } : { recovered: false, head };
-  }
-
-  async drop(stream: string): Promise<void> {
-    this.streams.delete(stream);
+    return complete ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
   }
 
   async close(): Promise<void> {
@@ -93,36 +132,24 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
   }
 }
 
-export interface DedupeLimits {
-  maxIds: number;
-  windowMs: number;
-}
-
-export const DEFAULT_DEDUPE: DedupeLimits = { maxIds: 100_000, windowMs: 10 * 60_000 };
-
-/** The de-duplication window in this process's memory, bounded in count and age. */
+/** The de-duplication window of broadcasts in this process's memory, bounded in count and age. */
 export class MemoryDedupeStore implements DedupeStore {
-  private readonly seen: LRUCache<string, true>;
+  private readonly ids: LRUCache<string, true>;
 
   constructor(limits: DedupeLimits = DEFAULT_DEDUPE) {
-    this.seen = new LRUCache({ max: limits.maxIds, ttl: limits.windowMs });
+    this.ids = new LRUCache({ max: limits.maxIds, ttl: limits.windowMs });
   }
 
-  /** One process: an id in progress is already `seen` (its outcome is this process's to settle). */
-  async claim(id: string): Promise<Claim> {
-    if (this.seen.has(id)) return 'seen';
-    this.seen.set(id, true);
-    return 'new';
+  async seen(id: string): Promise<boolean> {
+    return this.ids.has(id);
   }
 
-  async complete(): Promise<void> {}
-
-  async release(id: string): Promise<void> {
-    this.seen.delete(id);
+  async remember(id: string): Promise<void> {
+    this.ids.set(id, true);
   }
 
   async close(): Promise<void> {
-    this.seen.clear();
+    this.ids.clear();
   }
 }
 
@@ -138,16 +165,17 @@ export const DEFAULT_MEMBERSHIP: MembershipLimits = { maxFacts: 100_000, ttlMs: 
 export class MemoryMembershipStore implements MembershipStore {
   private readonly facts: LRUCache<string, MembershipFact>;
 
-  constructor(limits: MembershipLimits = DEFAULT_MEMBERSHIP) {
+  /** @param fence checked by every write when given (the bridge's), so that a stale lease writes nothing. */
+  constructor(
+    limits: MembershipLimits = DEFAULT_MEMBERSHIP,
+    private readonly fence?: MemoryFence,
+  ) {
     this.facts = new LRUCache({ max: limits.maxFacts, ttl: limits.ttlMs });
   }
 
-  async record(tripId: string, userId: string, fact: MembershipFact): Promise<void> {
-    this.facts.set(`${tripId}\n${userId}`, fact);
-  }
-
-  async recordDeleted(tripId: string, at: number): Promise<void> {
-    this.facts.set(tripId, { change: 'deleted', at });
+  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void> {
+    this.fence?.check(lease);
+    this.facts.set(userId === undefined ? tripId : `${tripId}\n${userId}`, fact);
   }
 
   async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {

@@ -6,14 +6,32 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-/** Another instance is handling the same event; it is retried once that one finished or died. */
-export class EventBusyError extends Error {
-  override name = 'EventBusyError';
+/**
+ * The writer's lease was taken over: another consumer writes the streams now (this one lost its
+ * channel and its messages went to the other), or the store forgot the lease (Redis lost its data).
+ * Nothing was written; the message is the other consumer's now.
+ */
+export class FencedError extends Error {
+  override name = 'FencedError';
+}
+
+/** Proof of being the one writer of the streams, checked by every write in the same atomic step. */
+export interface Lease {
+  readonly token: string;
+}
+
+/**
+ * Hands out leases, one valid at a time: acquiring one voids every earlier one, everywhere. The
+ * consumer takes a lease when the broker starts delivering to it (a single active consumer), so that
+ * a consumer that lost its channel, and may still be running its handlers, can write nothing more.
+ */
+export interface Fence {
+  acquire(): Promise<Lease>;
 }
 
 /**
  * Runs tasks one at a time per key, across every instance that shares the implementation's store:
- * what orders "number, keep and emit" against "replay, then join" for a stream.
+ * what orders "number, keep and hand out" against "replay, then join" for a stream.
  */
 export interface StreamLock {
   run<T>(key: string, task: () => Promise<T> | T): Promise<T>;
@@ -25,51 +43,67 @@ export interface StreamHead {
   epoch: string;
 }
 
-/** What a stream kept since a position: every later message, or `recovered: false` when it cannot say. */
+/** What the sockets of a trip's room do after its entry: the removed user's sockets leave, or all of them. */
+export type StreamLeave = { reason: 'removed'; userId: string } | { reason: 'deleted' };
+
+/** A message of a stream with its place, as kept in history and handed to every instance's room feed. */
+export interface StreamEntry<T> {
+  /** The stream, named like its room (`trip:<id>`, `user:<id>`). */
+  stream: string;
+  seq: number;
+  /** When it was kept, in ms (the store's clock): what history's age limit is measured against. */
+  at: number;
+  /** The message, with `seq` and the stream's `epoch` in it. */
+  message: T;
+  leave?: StreamLeave;
+}
+
+/** One event's message for one stream; the store numbers it. */
+export interface StreamWrite<T> {
+  stream: string;
+  /** Writes are idempotent per stream and event id, within the de-duplication window. */
+  eventId: string;
+  /** The message without its place: the store adds `seq` and `epoch`. */
+  message: Omit<T, 'seq' | 'epoch'>;
+  leave?: StreamLeave;
+  /** Forget the stream once this entry is handed out (a deleted trip): its next message starts a new epoch. */
+  drop?: boolean;
+}
+
+/** What became of a write: numbered and handed out, or already written within the window. */
+export type Appended = 'appended' | 'duplicate';
+
+/** What a stream kept since a position: every later entry, or `recovered: false` when it cannot say. */
 export type Recovery<T> =
-  | { recovered: true; head: StreamHead; messages: T[] }
-  | { recovered: false; head: StreamHead };
+  | { recovered: true; head: StreamHead; entries: Array<StreamEntry<T>>; at: number }
+  | { recovered: false; head: StreamHead; at: number };
+
+/** Where a store hands the entries it numbered: the room feeds of an instance. */
+export type EntrySink<T> = (entry: StreamEntry<T>) => void;
 
 /**
- * The numbered per-trip and per-user streams and their recent history. Streams are named like rooms
- * (`trip:<id>`, `user:<id>`). An implementation that forgets a stream starts it again under a new
- * epoch, so that clients can tell.
+ * The numbered per-trip and per-user streams and their recent history. An append is the delivery:
+ * in one atomic step the store checks the writer's lease, numbers the message, keeps it in history
+ * and hands the entry to every instance's room feed, so that every instance sees each stream's
+ * entries in the order they were numbered. A store that forgets a stream, or may have lost or rolled
+ * back writes, starts it again under a new epoch, so that clients can tell.
  */
 export interface StreamStore<T> {
-  /**
-   * Gives the message built for the stream's next position that position, and keeps it in history.
-   * Idempotent by event id: when the stream's last message was kept for `eventId` (its handler died
-   * or failed after keeping it), that message comes back, with its position, instead of a new one.
-   */
-  append(stream: string, eventId: string, build: (head: StreamHead) => T): Promise<T>;
-  /** The position of the last message kept (seq 0 for a stream with no event yet). */
-  head(stream: string): Promise<StreamHead>;
-  /** The messages after `position`, if the history still reaches back to it within the same epoch. */
+  /** Rejects with FencedError when `lease` is no longer the valid one (nothing written). */
+  append(write: StreamWrite<T>, lease: Lease): Promise<Appended>;
+  /** The position of the last entry (seq 0 for a stream with no event yet), with the store's clock. */
+  head(stream: string): Promise<StreamHead & { at: number }>;
+  /** The entries after `position`, if the history still reaches back to it within the same epoch. */
   since(stream: string, position: StreamHead): Promise<Recovery<T>>;
-  /** Forgets a stream and its history (its next message starts a new epoch). */
-  drop(stream: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/**
- * What a claim on an event id found: `new` (it is now held as in progress), `seen` (handled within
- * the window), or `busy` (in progress elsewhere: another instance holds it until it completes,
- * releases, or its claim expires because that instance died).
- */
-export type Claim = 'new' | 'seen' | 'busy';
-
-/** The de-duplication window over event ids. */
+/** The de-duplication window over event ids that no stream numbers (broadcasts). */
 export interface DedupeStore {
-  /**
-   * With `takeOver`, a claim held elsewhere is taken (the answer is `new`): for a redelivered
-   * message, whose earlier holder lost its channel and most likely died. Handling it twice at once
-   * is safe: appends are idempotent by event id, so both would send the very same message.
-   */
-  claim(id: string, takeOver?: boolean): Promise<Claim>;
-  /** Marks a claimed id as handled, for the whole window. */
-  complete(id: string): Promise<void>;
-  /** Forgets a claim whose event could not be handled, so that its redelivery is handled. */
-  release(id: string): Promise<void>;
+  /** True when the id was handled within the window. */
+  seen(id: string): Promise<boolean>;
+  /** Marks the id as handled, for the whole window. */
+  remember(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,10 +116,8 @@ export interface MembershipFact {
 
 /** Membership changes learned from `trip.member.*` and `trip.deleted` events, kept for a time. */
 export interface MembershipStore {
-  /** Records the latest change of one user in a trip. */
-  record(tripId: string, userId: string, fact: MembershipFact): Promise<void>;
-  /** Records that the trip was deleted. */
-  recordDeleted(tripId: string, at: number): Promise<void>;
+  /** Records the latest change of one user in a trip (the trip's, without `userId`), if `lease` is valid. */
+  record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void>;
   /** The user's latest change in the trip and the trip's deletion, where known. */
   lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }>;
   close(): Promise<void>;

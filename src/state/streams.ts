@@ -1,29 +1,60 @@
 import type { NotificationMessage, TripUpdatedMessage } from '../../contracts/index.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { StreamLock, StreamStore } from './stores.js';
+import { DEFAULT_HISTORY, MemoryFence, MemoryStreamStore, type HistoryLimits } from './memory-stores.js';
+import type { EntrySink, Fence, StreamLock, StreamStore } from './stores.js';
+
+/** Any entry of the trip and user streams, as room feeds receive them. */
+export type AnyEntrySink = EntrySink<TripUpdatedMessage | NotificationMessage>;
 
 /**
- * The trip and user streams with the locks that order, per stream, "number, keep and emit" against
- * "replay, then join": what makes recovery free of gaps.
+ * The trip and user streams with the locks that order, per stream, "number, keep and hand out" against
+ * "replay, then join" (what makes recovery free of gaps), the fence that keeps them to one writer, and
+ * where their entries arrive on this instance.
  */
 export interface Streams {
   trips: StreamStore<TripUpdatedMessage>;
   users: StreamStore<NotificationMessage>;
+  fence: Fence;
   /** Taken by joins ("replay, then join"). */
   lock: StreamLock;
   /**
-   * Taken by appends ("number, keep and emit"). In one process, the same lock as joins; across
+   * Taken by appends ("number, keep and hand out"). In one process, the same lock as joins; across
    * instances, only this process's part of it, since the shared stores wait for joins themselves.
    */
   writeLock: StreamLock;
+  /**
+   * Sets where this instance receives every stream's entries, in the order they were numbered;
+   * `resubscribed` runs when some may have been missed (a shared store's subscription came back).
+   */
+  listen(sink: AnyEntrySink, resubscribed?: () => void): void;
 }
 
-/** Bundles two stores with their locks: by default one lock for this process alone. */
-export function createStreams(
-  trips: StreamStore<TripUpdatedMessage>,
-  users: StreamStore<NotificationMessage>,
-  lock: StreamLock = new KeyedLock(),
-  writeLock: StreamLock = lock,
-): Streams {
-  return { trips, users, lock, writeLock };
+/** Bundles the stores with their locks: by default one lock for this process alone. */
+export function createStreams(parts: {
+  trips: StreamStore<TripUpdatedMessage>;
+  users: StreamStore<NotificationMessage>;
+  fence: Fence;
+  listen: Streams['listen'];
+  lock?: StreamLock;
+  writeLock?: StreamLock;
+}): Streams {
+  const lock = parts.lock ?? new KeyedLock();
+  return { ...parts, lock, writeLock: parts.writeLock ?? lock };
+}
+
+/** Streams in this process's memory: each append hands its entry to the listener at once. */
+export function createMemoryStreams(history: HistoryLimits = DEFAULT_HISTORY): Streams & { fence: MemoryFence } {
+  const fence = new MemoryFence();
+  const trips = new MemoryStreamStore<TripUpdatedMessage>(fence, history);
+  const users = new MemoryStreamStore<NotificationMessage>(fence, history);
+  const streams = createStreams({
+    trips,
+    users,
+    fence,
+    listen(sink) {
+      trips.listen(sink);
+      users.listen(sink);
+    },
+  });
+  return { ...streams, fence };
 }

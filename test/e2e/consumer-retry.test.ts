@@ -6,6 +6,7 @@ import { EventConsumer, HANDLER_RETRY_DELAYS_MS, REDELIVERY_LIMIT } from '../../
 import { bridgeTopology } from '../../src/broker/topology.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
+import { MemoryFence } from '../../src/state/memory-stores.js';
 import { TestAmqp, uniqueName } from '../helpers/amqp.js';
 import { amqpUrl } from '../helpers/bridge.js';
 import { until } from '../helpers/client.js';
@@ -21,6 +22,7 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
   let consumer: EventConsumer | undefined;
   let amqp: TestAmqp;
   const metrics = new Metrics(() => 0);
+  const fence = new MemoryFence();
 
   // The real consumer and broker; only the dispatcher is scripted, to fail on demand.
   const dispatcher: Dispatcher = {
@@ -41,7 +43,7 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     },
   };
   const startConsumer = async () => {
-    consumer = new EventConsumer({ connection, topology, prefetch: 10, dispatcher, metrics, logger: createLogger('silent') });
+    consumer = new EventConsumer({ connection, topology, prefetch: 10, dispatcher, fence, metrics, logger: createLogger('silent') });
     await consumer.start();
   };
 

@@ -1,193 +1,398 @@
-import { describe, it, expect } from 'vitest';
-import type { StreamHead } from '../../src/state/stores.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_HISTORY,
   MemoryDedupeStore,
+  MemoryFence,
   MemoryMembershipStore,
   MemoryStreamStore,
+  type DedupeLimits,
   type HistoryLimits,
 } from '../../src/state/memory-stores.js';
+import { FencedError, type Lease, type StreamEntry, type StreamWrite } from '../../src/state/stores.js';
+import { createMemoryStreams } from '../../src/state/streams.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A store whose messages are their own positions, so that tests read seq and epoch back. */
-function store(limits: Partial<HistoryLimits> = {}, now?: () => number) {
-  const streams = new MemoryStreamStore<StreamHead>({ ...DEFAULT_HISTORY, ...limits }, now);
-  let events = 0;
-  return { streams, next: (stream: string) => streams.append(stream, `evt-${events++}`, (head) => head) };
+/** What the tests write: a text, to which the store adds the message's place. */
+interface Note {
+  seq: number;
+  epoch: string;
+  text: string;
 }
 
+type Extra = Partial<Omit<StreamWrite<Note>, 'stream' | 'message'>>;
+
+/**
+ * A store with its fence, the lease acquired last, and every entry it handed out; `write` appends a
+ * new event (`evt-<n>`, text `n<n>`) under that lease unless told otherwise.
+ */
+async function setup(
+  options: { limits?: Partial<HistoryLimits>; now?: () => number; dedupe?: DedupeLimits } = {},
+) {
+  const fence = new MemoryFence();
+  const streams = new MemoryStreamStore<Note>(fence, { ...DEFAULT_HISTORY, ...options.limits }, options.now, options.dedupe);
+  const entries: Array<StreamEntry<Note>> = [];
+  streams.listen((entry) => entries.push(entry));
+  const lease = await fence.acquire();
+  let events = 0;
+  const write = (stream: string, extra: Extra = {}, under: Lease = lease) => {
+    const n = events++;
+    return streams.append({ stream, eventId: `evt-${n}`, message: { text: `n${n}` }, ...extra }, under);
+  };
+  return { fence, streams, entries, lease, write };
+}
+
+describe('MemoryFence', () => {
+  it('accepts only the lease handed out last', async () => {
+    const fence = new MemoryFence();
+    const first = await fence.acquire();
+    expect(() => fence.check(first)).not.toThrow();
+    const second = await fence.acquire();
+    expect(second.token).not.toBe(first.token);
+    expect(() => fence.check(first)).toThrow(FencedError);
+    expect(() => fence.check(second)).not.toThrow();
+  });
+
+  it('refuses a lease it never handed out', async () => {
+    const fence = new MemoryFence();
+    expect(() => fence.check({ token: 'lease.1' })).toThrow(FencedError);
+    await fence.acquire();
+    expect(() => fence.check({ token: 'forged' })).toThrow(FencedError);
+  });
+});
+
 describe('MemoryStreamStore numbering', () => {
-  it('gives a new stream head seq 0 with a non-empty epoch', async () => {
-    const { streams } = store();
-    const head = await streams.head('trip:t1');
-    expect(head.seq).toBe(0);
-    expect(head.epoch).toMatch(/.+/);
+  it('gives a new stream head seq 0 with a non-empty epoch and the store clock', async () => {
+    const { streams } = await setup({ now: () => 123_456 });
+    expect(await streams.head('trip:t1')).toEqual({ seq: 0, epoch: expect.stringMatching(/.+/), at: 123_456 });
   });
 
-  it('counts appends 1, 2, 3 in the epoch the head showed', async () => {
-    const { streams, next } = store();
+  it('numbers appends 1, 2, 3 in the epoch the head showed, splicing seq and epoch into the message', async () => {
+    const { streams, entries, write } = await setup({ now: () => 5_000 });
     const { epoch } = await streams.head('trip:t1');
-    const positions = [await next('trip:t1'), await next('trip:t1'), await next('trip:t1')];
-    expect(positions).toEqual([
-      { seq: 1, epoch },
-      { seq: 2, epoch },
-      { seq: 3, epoch },
-    ]);
-    expect(await streams.head('trip:t1')).toEqual({ seq: 3, epoch });
-  });
-
-  it('gives an event appended again its first message back, without numbering it twice', async () => {
-    const { streams, next } = store();
-    const first = await streams.append('trip:t1', 'evt-again', (head) => head);
-    expect(await streams.append('trip:t1', 'evt-again', () => ({ seq: -1, epoch: 'never built' }))).toBe(first);
-    expect(await next('trip:t1')).toEqual({ seq: 2, epoch: first.epoch });
+    expect([await write('trip:t1'), await write('trip:t1'), await write('trip:t1')]).toEqual(['appended', 'appended', 'appended']);
+    expect(entries).toEqual([0, 1, 2].map((n) => ({ stream: 'trip:t1', seq: n + 1, at: 5_000, message: { text: `n${n}`, seq: n + 1, epoch } })));
+    expect(await streams.head('trip:t1')).toEqual({ seq: 3, epoch, at: 5_000 });
   });
 
   it('numbers each stream on its own', async () => {
-    const { streams, next } = store();
-    await next('trip:a');
-    await next('trip:a');
-    expect((await next('trip:b')).seq).toBe(1);
+    const { streams, entries, write } = await setup();
+    await write('trip:a');
+    await write('trip:a');
+    await write('user:b');
+    expect(entries.map((e) => [e.stream, e.seq])).toEqual([
+      ['trip:a', 1],
+      ['trip:a', 2],
+      ['user:b', 1],
+    ]);
     expect((await streams.head('trip:a')).seq).toBe(2);
   });
 
-  it('hands out consecutive seqs to concurrent callers of one stream', async () => {
-    const { next } = store();
-    const heads = await Promise.all(Array.from({ length: 20 }, () => next('trip:t1')));
-    expect(heads.map((h) => h.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  it('numbers concurrent appends of one stream consecutively', async () => {
+    const { entries, write } = await setup();
+    await Promise.all(Array.from({ length: 20 }, () => write('trip:t1')));
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('gives two store instances (two processes) different epochs for the same stream', async () => {
+    const one = await (await setup()).streams.head('trip:t1');
+    const two = await (await setup()).streams.head('trip:t1');
+    expect(one.epoch).not.toBe(two.epoch);
   });
 
   it('forgets the least recently used streams past its message budget, restarting them under a new epoch', async () => {
     // Each stream costs its history plus one: with one message each, two streams fit in 4.
-    const { next } = store({ size: 1, maxMessages: 4 });
-    await next('trip:a');
-    const before = await next('trip:a');
-    await next('trip:b');
-    await next('trip:c'); // evicts trip:a, the least recently used
-    const after = await next('trip:a');
-    expect(before.seq).toBe(2);
-    expect(after.seq).toBe(1);
+    const { entries, write } = await setup({ limits: { size: 1, maxMessages: 4 } });
+    await write('trip:a');
+    await write('trip:a');
+    await write('trip:b');
+    await write('trip:c'); // evicts trip:a, the least recently used
+    await write('trip:a');
+    const [, before, , , after] = entries;
+    expect(before).toMatchObject({ stream: 'trip:a', seq: 2 });
+    expect(after).toMatchObject({ stream: 'trip:a', seq: 1 });
+    expect(after!.message.epoch).not.toBe(before!.message.epoch);
+  });
+
+  it('starts every stream again under a new epoch once closed', async () => {
+    const { streams, write } = await setup();
+    await write('trip:t1');
+    const before = await streams.head('trip:t1');
+    await streams.close();
+    const after = await streams.head('trip:t1');
+    expect(after.seq).toBe(0);
     expect(after.epoch).not.toBe(before.epoch);
   });
+});
 
-  it('gives two store instances (two processes) different epochs for the same stream', async () => {
-    const one = await store().streams.head('trip:t1');
-    const two = await store().streams.head('trip:t1');
-    expect(one.epoch).not.toBe(two.epoch);
+describe('MemoryStreamStore idempotency', () => {
+  it('answers duplicate for an event written to the stream again, and numbers nothing', async () => {
+    const { streams, entries, lease } = await setup();
+    const write = (text: string) => streams.append({ stream: 'trip:t1', eventId: 'evt-again', message: { text } }, lease);
+    expect(await write('first')).toBe('appended');
+    expect(await write('second')).toBe('duplicate');
+    expect(entries.map((e) => e.message.text)).toEqual(['first']);
+    expect((await streams.head('trip:t1')).seq).toBe(1);
   });
 
-  it('starts a dropped stream again at seq 1 under a new epoch', async () => {
-    const { streams, next } = store();
-    const first = await next('trip:t1');
-    await streams.drop('trip:t1');
-    const again = await next('trip:t1');
-    expect(again.seq).toBe(1);
-    expect(again.epoch).not.toBe(first.epoch);
+  it('numbers the same event id on another stream there', async () => {
+    const { streams, entries, lease } = await setup();
+    const write = (stream: string) => streams.append({ stream, eventId: 'evt-shared', message: { text: stream } }, lease);
+    expect(await write('user:a')).toBe('appended');
+    expect(await write('user:b')).toBe('appended');
+    expect(entries.map((e) => [e.stream, e.seq])).toEqual([
+      ['user:a', 1],
+      ['user:b', 1],
+    ]);
+  });
+
+  it('numbers an event again once the window has passed', async () => {
+    const { streams, entries, lease } = await setup({ dedupe: { maxIds: 100, windowMs: 30 } });
+    const write = () => streams.append({ stream: 'trip:t1', eventId: 'evt-late', message: { text: 'late' } }, lease);
+    expect(await write()).toBe('appended');
+    expect(await write()).toBe('duplicate');
+    await sleep(60);
+    expect(await write()).toBe('appended');
+    expect(entries.map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('forgets the oldest written event past its bound', async () => {
+    const { streams, lease } = await setup({ dedupe: { maxIds: 2, windowMs: 60_000 } });
+    const write = (eventId: string) => streams.append({ stream: 'trip:t1', eventId, message: { text: eventId } }, lease);
+    await write('evt-1');
+    await write('evt-2');
+    await write('evt-3');
+    expect(await write('evt-3')).toBe('duplicate');
+    expect(await write('evt-1')).toBe('appended');
+  });
+});
+
+describe('MemoryStreamStore fencing', () => {
+  it('refuses a write under a lease another acquire replaced, and numbers nothing', async () => {
+    const { fence, streams, entries, lease, write } = await setup();
+    await write('trip:t1');
+    const head = await streams.head('trip:t1');
+    const next = await fence.acquire();
+    await expect(write('trip:t1', {}, lease)).rejects.toBeInstanceOf(FencedError);
+    expect(await streams.head('trip:t1')).toEqual({ ...head, at: expect.any(Number) });
+    expect(entries).toHaveLength(1);
+    expect(await streams.since('trip:t1', { seq: 0, epoch: head.epoch })).toMatchObject({ recovered: true, entries: [{ seq: 1 }] });
+    expect(await write('trip:t1', {}, next)).toBe('appended');
+    expect(entries.map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('does not mark a refused write as written: the valid writer numbers that event', async () => {
+    const { fence, streams, entries, lease } = await setup();
+    const next = await fence.acquire();
+    const write = (under: Lease) => streams.append({ stream: 'trip:t1', eventId: 'evt-taken-over', message: { text: 'x' } }, under);
+    await expect(write(lease)).rejects.toBeInstanceOf(FencedError);
+    expect(await write(next)).toBe('appended');
+    expect(entries.map((e) => e.seq)).toEqual([1]);
+  });
+});
+
+describe('MemoryStreamStore entries', () => {
+  it('hands every entry to the listener synchronously, in numbering order', async () => {
+    const { entries, write } = await setup();
+    const pending = [write('trip:a'), write('trip:b'), write('trip:a')];
+    // Before any of the appends resolved: the listener already has them all.
+    expect(entries.map((e) => [e.stream, e.seq])).toEqual([
+      ['trip:a', 1],
+      ['trip:b', 1],
+      ['trip:a', 2],
+    ]);
+    await Promise.all(pending);
+    await Promise.all(Array.from({ length: 10 }, () => write('trip:a')));
+    expect(entries.filter((e) => e.stream === 'trip:a').map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+
+  it('carries leave on the entry, in history too, and nothing of it on the others', async () => {
+    const { streams, entries, write } = await setup();
+    await write('trip:t1');
+    await write('trip:t1', { leave: { reason: 'removed', userId: 'u1' } });
+    expect(entries[0]).not.toHaveProperty('leave');
+    expect(entries[1]).toMatchObject({ seq: 2, leave: { reason: 'removed', userId: 'u1' } });
+    const { epoch } = await streams.head('trip:t1');
+    const recovery = await streams.since('trip:t1', { seq: 0, epoch });
+    expect(recovery.recovered && recovery.entries).toEqual(entries);
+  });
+
+  it('hands out a dropping entry, then starts the stream again at seq 1 under a new epoch', async () => {
+    const { streams, entries, write } = await setup();
+    await write('trip:t1');
+    await write('trip:t1', { leave: { reason: 'deleted' }, drop: true });
+    const dropped = entries[1]!;
+    expect(dropped).toMatchObject({ seq: 2, leave: { reason: 'deleted' } });
+    const head = await streams.head('trip:t1');
+    expect(head.seq).toBe(0);
+    expect(head.epoch).not.toBe(dropped.message.epoch);
+    expect(await streams.since('trip:t1', { seq: 2, epoch: dropped.message.epoch })).toMatchObject({ recovered: false });
+    await write('trip:t1');
+    expect(entries[2]).toMatchObject({ seq: 1, message: { seq: 1, epoch: head.epoch } });
+  });
+
+  it('keeps a dropped stream\'s event written: its redelivery numbers nothing in the new epoch', async () => {
+    const { streams, entries, lease } = await setup();
+    const write = () => streams.append({ stream: 'trip:t1', eventId: 'evt-deleted', message: { text: 'gone' }, drop: true }, lease);
+    expect(await write()).toBe('appended');
+    expect(await write()).toBe('duplicate');
+    expect(entries).toHaveLength(1);
+    expect((await streams.head('trip:t1')).seq).toBe(0);
   });
 });
 
 describe('MemoryStreamStore history', () => {
-  it('returns every message after a position, in order', async () => {
-    const { streams, next } = store();
-    for (let i = 0; i < 5; i++) await next('trip:t1');
+  it('returns every entry after a position, in order, with the head and the store clock', async () => {
+    let now = 1_000;
+    const { streams, entries, write } = await setup({ now: () => now });
+    for (let i = 0; i < 5; i++) {
+      await write('trip:t1');
+      now += 10;
+    }
     const { epoch } = await streams.head('trip:t1');
-    const recovery = await streams.since('trip:t1', { seq: 2, epoch });
-    expect(recovery).toEqual({
+    expect(await streams.since('trip:t1', { seq: 2, epoch })).toEqual({
       recovered: true,
       head: { seq: 5, epoch },
-      messages: [3, 4, 5].map((seq) => ({ seq, epoch })),
+      entries: entries.slice(2),
+      at: now,
     });
+    expect(entries.map((e) => e.at)).toEqual([1_000, 1_010, 1_020, 1_030, 1_040]);
   });
 
   it('recovers nothing missed at the head', async () => {
-    const { streams, next } = store();
-    await next('trip:t1');
-    const head = await streams.head('trip:t1');
-    expect(await streams.since('trip:t1', head)).toEqual({ recovered: true, head, messages: [] });
+    const { streams, write } = await setup({ now: () => 7 });
+    await write('trip:t1');
+    const { seq, epoch } = await streams.head('trip:t1');
+    expect(await streams.since('trip:t1', { seq, epoch })).toEqual({ recovered: true, head: { seq, epoch }, entries: [], at: 7 });
   });
 
   it('cannot recover once the history no longer reaches back', async () => {
-    const { streams, next } = store({ size: 3 });
-    for (let i = 0; i < 5; i++) await next('trip:t1');
+    const { streams, write } = await setup({ limits: { size: 3 } });
+    for (let i = 0; i < 5; i++) await write('trip:t1');
     const { epoch } = await streams.head('trip:t1');
-    expect(await streams.since('trip:t1', { seq: 1, epoch })).toMatchObject({ recovered: false, head: { seq: 5 } });
-    expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, messages: [{ seq: 3 }, { seq: 4 }, { seq: 5 }] });
+    expect(await streams.since('trip:t1', { seq: 1, epoch })).toEqual({ recovered: false, head: { seq: 5, epoch }, at: expect.any(Number) });
+    expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 3 }, { seq: 4 }, { seq: 5 }] });
   });
 
-  it('cannot recover messages older than the history age', async () => {
+  it('cannot recover entries older than the history age', async () => {
     let now = 1_000_000;
-    const { streams, next } = store({ ttlMs: 1000 }, () => now);
-    await next('trip:t1');
-    await next('trip:t1');
+    const { streams, write } = await setup({ limits: { ttlMs: 1000 }, now: () => now });
+    await write('trip:t1');
+    await write('trip:t1');
     const { epoch } = await streams.head('trip:t1');
     now += 1500;
-    await next('trip:t1');
-    expect(await streams.since('trip:t1', { seq: 0, epoch })).toMatchObject({ recovered: false });
-    expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, messages: [{ seq: 3 }] });
+    await write('trip:t1');
+    expect(await streams.since('trip:t1', { seq: 0, epoch })).toMatchObject({ recovered: false, head: { seq: 3, epoch } });
+    expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 3 }] });
   });
 
   it('cannot recover across epochs, or from a position it never gave out', async () => {
-    const { streams, next } = store();
-    await next('trip:t1');
+    const { streams, write } = await setup();
+    await write('trip:t1');
     const { epoch } = await streams.head('trip:t1');
     expect(await streams.since('trip:t1', { seq: 0, epoch: 'another-epoch' })).toMatchObject({ recovered: false, head: { seq: 1, epoch } });
     expect(await streams.since('trip:t1', { seq: 7, epoch })).toMatchObject({ recovered: false });
   });
 });
 
+describe('createMemoryStreams', () => {
+  it('fences trips and users with one lease and hands both streams\' entries to one listener', async () => {
+    const streams = createMemoryStreams();
+    const got: string[] = [];
+    streams.listen((entry) => got.push(`${entry.stream}#${entry.seq}`));
+    const stale = await streams.fence.acquire();
+    const lease = await streams.fence.acquire();
+    const trip = { eventId: 'e1', type: 'trip.updated', tripId: 't1', time: new Date(0).toISOString(), source: 'test', data: { tripId: 't1', changes: {} } } as const;
+    const note = { eventId: 'e2', type: 'info', title: 'hi', message: 'hello', time: new Date(0).toISOString() } as const;
+    await expect(streams.trips.append({ stream: 'trip:t1', eventId: 'e1', message: trip }, stale)).rejects.toBeInstanceOf(FencedError);
+    await expect(streams.users.append({ stream: 'user:u1', eventId: 'e2', message: note }, stale)).rejects.toBeInstanceOf(FencedError);
+    expect(await streams.trips.append({ stream: 'trip:t1', eventId: 'e1', message: trip }, lease)).toBe('appended');
+    expect(await streams.users.append({ stream: 'user:u1', eventId: 'e2', message: note }, lease)).toBe('appended');
+    expect(got).toEqual(['trip:t1#1', 'user:u1#1']);
+    // In one process, appends and joins share one lock.
+    expect(streams.writeLock).toBe(streams.lock);
+  });
+});
+
 describe('MemoryMembershipStore', () => {
+  const lease: Lease = { token: 'any' };
+
   it('keeps the latest change of a user in a trip, and the deletion of the trip', async () => {
     const membership = new MemoryMembershipStore();
     expect(await membership.lookup('t1', 'u1')).toEqual({});
-    await membership.record('t1', 'u1', { change: 'removed', at: 10 });
-    await membership.record('t1', 'u1', { change: 'added', at: 20 });
-    await membership.recordDeleted('t1', 30);
+    await membership.record('t1', 'u1', { change: 'removed', at: 10 }, lease);
+    await membership.record('t1', 'u1', { change: 'added', at: 20 }, lease);
+    await membership.record('t1', undefined, { change: 'deleted', at: 30 }, lease);
     expect(await membership.lookup('t1', 'u1')).toEqual({
       member: { change: 'added', at: 20 },
       deleted: { change: 'deleted', at: 30 },
     });
     expect(await membership.lookup('t1', 'u2')).toEqual({ deleted: { change: 'deleted', at: 30 } });
+    expect(await membership.lookup('t2', 'u1')).toEqual({});
   });
 
   it('forgets facts after their time limit', async () => {
     const membership = new MemoryMembershipStore({ maxFacts: 10, ttlMs: 30 });
-    await membership.record('t1', 'u1', { change: 'removed', at: 10 });
+    await membership.record('t1', 'u1', { change: 'removed', at: 10 }, lease);
     await sleep(60);
     expect(await membership.lookup('t1', 'u1')).toEqual({});
+  });
+
+  it('forgets the least recently recorded facts past its bound', async () => {
+    const membership = new MemoryMembershipStore({ maxFacts: 2, ttlMs: 60_000 });
+    for (const user of ['u1', 'u2', 'u3']) await membership.record('t1', user, { change: 'added', at: 1 }, lease);
+    expect(await membership.lookup('t1', 'u1')).toEqual({});
+    expect(await membership.lookup('t1', 'u3')).toEqual({ member: { change: 'added', at: 1 } });
+  });
+
+  it('refuses a fact under a lease another acquire replaced, keeping the fact before it', async () => {
+    const fence = new MemoryFence();
+    const membership = new MemoryMembershipStore({ maxFacts: 10, ttlMs: 60_000 }, fence);
+    const stale = await fence.acquire();
+    await membership.record('t1', 'u1', { change: 'added', at: 10 }, stale);
+    const valid = await fence.acquire();
+    await expect(membership.record('t1', 'u1', { change: 'removed', at: 20 }, stale)).rejects.toBeInstanceOf(FencedError);
+    await expect(membership.record('t1', undefined, { change: 'deleted', at: 20 }, stale)).rejects.toBeInstanceOf(FencedError);
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: 10 } });
+    await membership.record('t1', 'u1', { change: 'removed', at: 30 }, valid);
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: 30 } });
+  });
+
+  it('records under any lease when it has no fence', async () => {
+    const membership = new MemoryMembershipStore();
+    await membership.record('t1', 'u1', { change: 'added', at: 10 }, { token: 'never acquired' });
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: 10 } });
   });
 });
 
 describe('MemoryDedupeStore', () => {
-  it('claims a new id once; a second claim of it fails', async () => {
+  it('has seen an id only once it was remembered', async () => {
     const dedupe = new MemoryDedupeStore();
-    expect(await dedupe.claim('evt-1')).toBe('new');
-    expect(await dedupe.claim('evt-1')).toBe('seen');
-    expect(await dedupe.claim('evt-2')).toBe('new');
-  });
-
-  it('lets a released id be claimed again', async () => {
-    const dedupe = new MemoryDedupeStore();
-    await dedupe.claim('evt-1');
-    await dedupe.release('evt-1');
-    expect(await dedupe.claim('evt-1')).toBe('new');
-    expect(await dedupe.claim('evt-1')).toBe('seen');
+    expect(await dedupe.seen('evt-1')).toBe(false);
+    expect(await dedupe.seen('evt-1')).toBe(false); // asking does not remember
+    await dedupe.remember('evt-1');
+    expect(await dedupe.seen('evt-1')).toBe(true);
+    expect(await dedupe.seen('evt-2')).toBe(false);
   });
 
   it('forgets an id once the window has passed', async () => {
     const dedupe = new MemoryDedupeStore({ maxIds: 100, windowMs: 30 });
-    expect(await dedupe.claim('evt-1')).toBe('new');
-    expect(await dedupe.claim('evt-1')).toBe('seen');
+    await dedupe.remember('evt-1');
+    expect(await dedupe.seen('evt-1')).toBe(true);
     await sleep(60);
-    expect(await dedupe.claim('evt-1')).toBe('new');
+    expect(await dedupe.seen('evt-1')).toBe(false);
   });
 
   it('forgets the oldest id once more ids than its bound are held', async () => {
     const dedupe = new MemoryDedupeStore({ maxIds: 2, windowMs: 60_000 });
-    await dedupe.claim('evt-1');
-    await dedupe.claim('evt-2');
-    await dedupe.claim('evt-3');
-    expect(await dedupe.claim('evt-1')).toBe('new');
-    expect(await dedupe.claim('evt-3')).toBe('seen');
+    for (const id of ['evt-1', 'evt-2', 'evt-3']) await dedupe.remember(id);
+    expect(await dedupe.seen('evt-1')).toBe(false);
+    expect(await dedupe.seen('evt-3')).toBe(true);
+  });
+
+  it('forgets every id once closed', async () => {
+    const dedupe = new MemoryDedupeStore();
+    await dedupe.remember('evt-1');
+    await dedupe.close();
+    expect(await dedupe.seen('evt-1')).toBe(false);
   });
 });

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorReply, type RedisClientType } from 'redis';
+import { StoreUnavailableError } from './stores.js';
+
+export type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
+
+/** Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. */
+export async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {
+  try {
+    return await exchange();
+  } catch (err) {
+    throw new StoreUnavailableError(`redis ${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Repeats an exchange until it answers (undefined: a lock is held), with a growing back-off (2 to
+ * 50 ms); gives up after `timeoutMs` with StoreUnavailableError, when the holder must be gone.
+ */
+export async function poll<R>(what: string, timeoutMs: number, exchange: () => Promise<R | undefined>): Promise<R> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const result = await redis(what, exchange);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new StoreUnavailableError(`redis ${what}: still locked after ${timeoutMs} ms`);
+    await sleep(delay);
+  }
+}
+
+/** A Lua script run by its SHA1: the source goes over the wire only when the server does not know it yet. */
+export class Script {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: RedisClientType, keys: string[], args: Array<string | number>): Promise<Reply> {
+    const options = { keys, arguments: args.map(String) };
+    try {
+      return await client.evalSha(this.sha, options);
+    } catch (err) {
+      if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return client.eval(this.source, options);
+      throw err;
+    }
+  }
+}
+
+/**
+ * open(hash, history, new epoch, expiry ms) → seq, epoch: the stream's head. A stream that is missing
+ * (expired, evicted, dropped), or that another Redis process kept (`rid`: Redis restarted, failed over
+ * or came back from a snapshot, and may have lost or rolled back writes), starts again at seq 0 under
+ * the new epoch; its history goes with it. Both keys' expiry is re-armed together.
+ */
+const OPEN = `
+local function open(hash, history, fresh, keep)
+  local rid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+  local seq, epoch, owner = unpack(redis.call('HMGET', hash, 'seq', 'epoch', 'rid'))
+  if not seq or owner ~= rid then
+    seq, epoch = 0, fresh
+    redis.call('DEL', history)
+    redis.call('HSET', hash, 'seq', 0, 'epoch', epoch, 'rid', rid)
+  end
+  redis.call('PEXPIRE', hash, keep)
+  redis.call('PEXPIRE', history, keep)
+  return tonumber(seq), epoch
+end
+local function now()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%03d', math.floor(t[2] / 1000))
+end
+`;
+
+/**
+ * The one step of an event for one stream, atomic, so that what several instances rely on holds
+ * whatever they do: KEYS fence, hash, history, lock, written; ARGV lease, new epoch, expiry ms,
+ * message JSON (an object without seq/epoch), history size, window ms, channel, stream, leave JSON
+ * ('' or `,"leave":{…}`), drop ('1' or '').
+ *
+ * Refused when the lease is not the valid one ('fenced': another consumer writes now); waits while a
+ * join holds the stream's lock ('locked'); 'duplicate' when this event was written to this stream
+ * within the window. Otherwise numbers the message, keeps the entry in history, marks the event
+ * written, and publishes the entry to every instance: numbering and handing out cannot be separated,
+ * so every instance receives each stream's entries in the order they were numbered.
+ */
+export const APPEND = new Script(`${OPEN}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'locked'} end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
+local seq, epoch = open(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+seq = seq + 1
+redis.call('HSET', KEYS[2], 'seq', seq)
+local body = ARGV[4]
+local rest = body == '{}' and '}' or (',' .. string.sub(body, 2))
+local entry = '{"stream":"' .. ARGV[8] .. '","seq":' .. seq .. ',"at":' .. now() .. ARGV[9]
+  .. ',"message":{"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. rest .. '}'
+redis.call('RPUSH', KEYS[3], entry)
+-- open() could not arm the expiry of a history that did not exist yet.
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
+redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
+redis.call('PUBLISH', ARGV[7], entry)
+if ARGV[10] == '1' then redis.call('DEL', KEYS[2], KEYS[3]) end
+return {'appended', seq}`);
+
+/** KEYS hash, history; ARGV new epoch, expiry ms. The head, the server's clock (ms) and the history. */
+export const SINCE = new Script(`${OPEN}
+local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return {seq, epoch, now(), redis.call('LRANGE', KEYS[2], 0, -1)}`);
+
+/** KEYS hash, history; ARGV new epoch, expiry ms. The head and the server's clock (ms). */
+export const HEAD = new Script(`${OPEN}
+local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return {seq, epoch, now()}`);
+
+/** KEYS fence, key; ARGV lease, value, expiry ms. Sets the key only while the lease is valid (1), else 0. */
+export const SET_FENCED = new Script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1`);
+
+/** KEYS key; ARGV value. Deletes the key only while it still holds that value (our lock token). */
+export const DELETE_IF = new Script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
