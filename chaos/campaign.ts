@@ -108,7 +108,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
     const publisher = new Publisher(d.amqp, d.exchange, rng.fork(2), { trips: tripIds, users, rate: options.rate ?? 150 }, `c${options.seed}`);
     await publisher.start();
-    const injector = new FaultInjector(d, rng.fork(3), size);
+    const injector = new FaultInjector(d, rng.fork(3), size, () => publisher.stateLost());
     const kinds = schedule(rng.fork(4), options.faultPhaseMs, options.faultSpacingMs ?? 10_000);
     const faultEnd = Date.now() + options.faultPhaseMs;
 

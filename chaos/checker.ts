@@ -148,8 +148,20 @@ class StreamIndex {
 
   constructor(readonly name: string) {}
 
+  /** Ids published to the stream again on purpose (the same id, the same body). */
+  readonly republished = new Set<string>();
+  /**
+   * Slots (`seq@epoch`) of a republished id numbered again in a later epoch: Redis lost its
+   * de-duplication window in between, so the copy counts as new. Order rules skip these slots.
+   */
+  readonly stale = new Set<string>();
+
   publish(id: string, t: number): void {
-    if (this.indexOf.has(id)) return; // a republish adds no position
+    if (this.indexOf.has(id)) {
+      // A republish adds no position.
+      this.republished.add(id);
+      return;
+    }
     this.indexOf.set(id, this.expected.length);
     this.expected.push({ id, t });
   }
@@ -207,12 +219,30 @@ class StreamIndex {
     }
   }
 
-  /** Rule 3: consecutive seqs hold consecutive events of the expected order. */
+  /** Marks the slots of republished ids numbered again in a later epoch (see `stale`). */
+  markStale(): void {
+    for (const id of this.republished) {
+      const positions = this.positions.get(id) ?? [];
+      if (new Set(positions.map((p) => p.epoch)).size < 2) continue;
+      const firstSeen = (p: Position) => this.numbered.get(p.epoch)?.get(p.seq)?.t ?? Infinity;
+      const [, ...later] = [...positions].sort((a, b) => firstSeen(a) - firstSeen(b));
+      for (const p of later) this.stale.add(at(p));
+    }
+  }
+
+  isStale(position: Position): boolean {
+    return this.stale.size > 0 && this.stale.has(at(position));
+  }
+
+  /** Rule 3: consecutive seqs hold consecutive events of the expected order (stale copies between them aside). */
   checkConsecutive(findings: Findings): void {
     for (const [epoch, seqs] of this.numbered) {
       for (const seq of [...seqs.keys()].sort((a, b) => a - b)) {
-        const before = seqs.get(seq - 1);
         const after = seqs.get(seq);
+        if (this.isStale({ seq, epoch })) continue;
+        let previous = seq - 1;
+        while (this.isStale({ seq: previous, epoch })) previous -= 1;
+        const before = seqs.get(previous);
         if (!before || !after || before.id === after.id) continue;
         const from = this.indexOf.get(before.id);
         const to = this.indexOf.get(after.id);
@@ -308,7 +338,10 @@ function indexStreams(history: ChaosHistory, findings: Findings): Map<string, St
     const index = streamOf(streams, stream);
     for (const e of final.tail) index.observe(e.eventId, { seq: e.seq, epoch: final.head.epoch }, undefined, findings);
   }
-  for (const index of streams.values()) index.checkConsecutive(findings);
+  for (const index of streams.values()) {
+    index.markStale();
+    index.checkConsecutive(findings);
+  }
   return streams;
 }
 
@@ -404,8 +437,9 @@ function checkFollows(segment: TypedSegment, e: Delivery): void {
 function typedDeliver(segment: TypedSegment, e: Delivery): void {
   const { scope } = segment;
   const earlier = segment.delivered.get(e.eventId);
-  // Rule 1: a second delivery is a replay only after a resync, renumbered in a new epoch.
-  if (earlier && !(segment.resyncs > earlier.resyncs && earlier.epoch !== e.epoch)) {
+  const stale = scope.index.isStale(e);
+  // Rule 1: a second delivery is a replay only after a resync, renumbered in a new epoch (or a stale copy).
+  if (earlier && !stale && !(segment.resyncs > earlier.resyncs && earlier.epoch !== e.epoch)) {
     const message = `${e.eventId} delivered twice (${at(e)}, first in epoch ${earlier.epoch})`;
     return scope.report('typedOrder', 'duplicate', message, [e.eventId], e.t);
   }
@@ -421,7 +455,7 @@ function typedDeliver(segment: TypedSegment, e: Delivery): void {
   segment.pending = [];
   // Rule 3: events handed out for the first time follow the expected order.
   const i = scope.index.indexOf.get(e.eventId);
-  if (!earlier && i !== undefined) {
+  if (!earlier && !stale && i !== undefined) {
     const last = segment.last;
     if (last && i < last.index) {
       scope.report('typedOrder', 'inversion', `${e.eventId} after ${last.id}, though published before it`, [e.eventId, last.id], e.t);
@@ -517,10 +551,14 @@ function rawEvent(segment: RawSegment, e: Extract<RawLogEntry, { k: 'event' }>):
   const { scope } = segment;
   scope.ctx.findings.check('completeness');
   segment.lastT = e.t;
-  if (segment.seen.has(e.eventId)) return scope.report('rawOrder', 'duplicate', `${e.eventId} (${at(e)}) received twice`, [e.eventId], e.t);
+  // A republished copy numbered again after Redis lost its window is neither a repeat nor out of order.
+  const stale = scope.index.isStale(e);
+  if (segment.seen.has(e.eventId) && !stale) {
+    return scope.report('rawOrder', 'duplicate', `${e.eventId} (${at(e)}) received twice`, [e.eventId], e.t);
+  }
   segment.seen.add(e.eventId);
   const i = scope.index.indexOf.get(e.eventId);
-  if (i !== undefined) {
+  if (i !== undefined && !stale) {
     const last = segment.last;
     if (last && i < last.index) {
       scope.report('rawOrder', 'inversion', `${e.eventId} after ${last.id}, though published before it`, [e.eventId, last.id], e.t);

@@ -274,6 +274,8 @@ export class RawChaosClient implements ChaosClient {
         clearTimeout(timer);
         session.connectedAt = Date.now();
         if (since) joined.recovered = payload.notificationsRecovered === true;
+        // Where the user stream stood at the join: the session gets everything after it.
+        if (payload.notificationsHead) Object.assign(joined, payload.notificationsHead);
         this.sessions.push(session);
         resolve(true);
         void Promise.all([...this.trips].map((tripId) => this.joinTrip(tripId)));

@@ -32,10 +32,12 @@ export function schedule(rng: Rng, faultPhaseMs: number, spacingMs: number): Fau
 export class FaultInjector {
   readonly faults: FaultRecord[] = [];
 
+  /** @param stateLost called before Redis loses or rolls back its state (the workload stops republishing older ids). */
   constructor(
     private readonly d: Deployment,
     private readonly rng: Rng,
     private readonly size: number,
+    private readonly stateLost: () => void = () => undefined,
   ) {}
 
   async inject(kind: FaultKind): Promise<void> {
@@ -105,6 +107,7 @@ export class FaultInjector {
       }
       case 'redis-restart': {
         // Without persistence: everything Redis held is gone.
+        this.stateLost();
         await d.redis.kill();
         d.redis.forgetSnapshot();
         await sleep(rng.int(200, 2_000));
@@ -113,6 +116,7 @@ export class FaultInjector {
       }
       case 'redis-rollback': {
         // A snapshot now, a few seconds of writes, then Redis comes back from the snapshot.
+        this.stateLost();
         await d.redisCommand('SAVE');
         const ms = rng.int(2_000, 6_000);
         record.detail = `back to a snapshot ${ms} ms old`;

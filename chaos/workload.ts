@@ -62,6 +62,14 @@ export class Publisher {
     this.bursting = false;
   }
 
+  /**
+   * Redis is about to lose (or roll back) its state, the de-duplication window with it: an id sent
+   * again after this is a new event to the bridge, so republishes pick only from what follows.
+   */
+  stateLost(): void {
+    this.recent.length = 0;
+  }
+
   /** Stops the steady stream and waits for every confirm; throws if the broker refused a message. */
   async stop(): Promise<void> {
     clearInterval(this.steady);

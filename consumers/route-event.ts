@@ -41,6 +41,9 @@ function leaveOf(event: TripEvent): StreamLeave | undefined {
   return undefined;
 }
 
+/** The trip events that change who may join; only they touch the membership store. */
+const MEMBERSHIP_EVENTS: ReadonlySet<TripEvent['type']> = new Set(['trip.member.added', 'trip.member.removed', 'trip.deleted']);
+
 /** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
 async function recordMembership(event: TripEvent, time: string, membership: MembershipStore, lease: Lease): Promise<void> {
   const at = Math.floor(Date.parse(time) / 1000);
@@ -55,7 +58,7 @@ async function recordMembership(event: TripEvent, time: string, membership: Memb
 async function deliverTripEvent(event: TripEvent, time: string, lease: Lease, deps: RouteDeps): Promise<Delivery> {
   const { tripId } = event.data;
   const stream = rooms.trip(tripId);
-  await recordMembership(event, time, deps.membership, lease);
+  if (MEMBERSHIP_EVENTS.has(event.type)) await recordMembership(event, time, deps.membership, lease);
   const message = { eventId: event.id, type: event.type, tripId, time, source: event.source, data: event.data } as Omit<
     TripUpdatedMessage,
     'seq' | 'epoch'

@@ -89,6 +89,8 @@ export const ConnectedMessage = z.object({
   socketId: z.string(),
   serverTime: Timestamp,
   notificationsRecovered: z.boolean().optional(),
+  /** Addition (issue 10): where the user's notification stream stood when the socket joined it. */
+  notificationsHead: StreamPosition.optional(),
 });
 export const TripJoinedMessage = z.object({ tripId: Identifier, seq: z.number().int().min(0) });
 export const TripLeftReason = z.enum(['left', 'removed', 'deleted']);

@@ -168,7 +168,7 @@ export class BridgeClient {
     });
     socket.on('connect_error', (error) => this.refused(error));
     socket.on('connected', (payload) => {
-      this.notifications.connected(payload.notificationsRecovered);
+      this.notifications.connected(payload.notificationsRecovered, payload.notificationsHead);
       this.events.emit('connected', payload);
     });
     socket.on('trip:updated', (event) => this.trips.receive(event));

@@ -42,10 +42,15 @@ export class NotificationSync {
     if (!this.recovering && this.cursor.waiting) this.giveUp();
   }
 
-  /** `connected` arrived: the replay, if any, is complete. */
-  connected(notificationsRecovered: boolean | undefined): void {
+  /**
+   * `connected` arrived: the replay, if any, is complete. `head` (where the stream stood when the
+   * socket joined it) gives the cursor a position even before the first notification, so that the
+   * next handshake asks for everything after it.
+   */
+  connected(notificationsRecovered: boolean | undefined, head?: StreamPosition): void {
     this.recovering = false;
-    if ((this.askedSince && notificationsRecovered !== true) || this.cursor.waiting) this.giveUp();
+    if ((this.askedSince && notificationsRecovered !== true) || this.cursor.waiting) this.giveUp(head);
+    else if (head && !this.cursor.position) this.hand(this.cursor.reset(head));
   }
 
   /** Where the application stands in the user's stream. */
@@ -53,8 +58,10 @@ export class NotificationSync {
     return this.cursor.position;
   }
 
-  private giveUp(): void {
+  private giveUp(head?: StreamPosition): void {
     this.deps.resync();
+    // Told to reload: go on from the server's head when it said where that is.
+    if (head) return this.hand(this.cursor.reset(head));
     // With nothing waiting, the next numbered notification (perhaps of a new epoch) starts afresh.
     if (!this.cursor.waiting) return this.cursor.clear();
     while (this.cursor.waiting) this.hand(this.cursor.skipGap());

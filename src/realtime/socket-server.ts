@@ -107,13 +107,14 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       since,
       send: (message) => socket.emit('notification', message),
     }).then(
-      ({ recovered }) =>
+      ({ head, recovered }) =>
         socket.emit('connected', {
           message: 'connected',
           userId: user.id,
           socketId: socket.id,
           serverTime: connectedAt,
           ...(since ? { notificationsRecovered: recovered } : {}),
+          notificationsHead: head,
         }),
       (err: unknown) => {
         log.warn({ event: 'socket.connect_failed', err, userId: user.id }, 'could not join the user room; closing the transport');

@@ -314,6 +314,32 @@ describe('NotificationSync', () => {
     expect(h.resyncs()).toBe(1);
   });
 
+  it('stands at the head the server gives after a resync, so that the next reconnect still asks for what it missed', () => {
+    const h = notificationHarness();
+    h.sync.handshake();
+    h.sync.receive(h.note(6));
+    expect(h.sync.handshake()).toEqual({ seq: 6, epoch: 'u1' });
+    // Redis lost the stream: a new epoch, already at 3 when the client connected.
+    h.sync.connected(false, { seq: 3, epoch: 'u2' });
+    expect(h.resyncs()).toBe(1);
+    // Offline again before any new notification: the next handshake asks for those after 3 of u2.
+    expect(h.sync.handshake()).toEqual({ seq: 3, epoch: 'u2' });
+    for (const seq of [4, 5]) h.sync.receive(h.note(seq, 'u2'));
+    h.sync.connected(true, { seq: 5, epoch: 'u2' });
+    expect(h.delivered).toEqual(['u1:6', 'u2:4', 'u2:5']);
+    expect(h.resyncs()).toBe(1);
+  });
+
+  it('starts at the head the server gives on a first connection, dropping what the head covers', () => {
+    const h = notificationHarness();
+    h.sync.handshake();
+    h.sync.connected(undefined, { seq: 9, epoch: 'u1' });
+    h.sync.receive(h.note(9));
+    h.sync.receive(h.note(10));
+    expect(h.delivered).toEqual(['u1:10']);
+    expect(h.sync.handshake()).toEqual({ seq: 10, epoch: 'u1' });
+  });
+
   it('says notifications:resync on a live gap and still hands the notification out', () => {
     const h = notificationHarness();
     h.sync.handshake();
