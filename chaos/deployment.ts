@@ -8,7 +8,8 @@ import { Balancer, FaultyLink } from './net.js';
 import { PrivateRedis } from './redis-server.js';
 
 const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+/** The compiled service, from dist/chaos (npm run chaos) or from the sources (the tests, with the build beside them). */
+const MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/main.js' : '../dist/src/main.js', import.meta.url));
 
 /** The HS256 secret of the campaign's instances and clients. */
 export const CHAOS_SECRET = 'chaos-secret-for-the-realtime-bridge';
