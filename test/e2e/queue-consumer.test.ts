@@ -128,6 +128,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const declare = async (ch: Parameters<QueueConsumerOptions['declare']>[0]) =>
       void (await ch.queueDeclare({ queue: sac, durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true } }));
     const timeline: string[] = [];
+    const started: QueueConsumer[] = [];
     const start = (name: string, delayMs: number) => {
       const consumer = new QueueConsumer({
         connection: amqp.connection,
@@ -142,7 +143,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
         },
       });
       consumer.on('error', () => undefined);
-      consumers.push(consumer);
+      started.push(consumer);
       const ready = new Promise<void>((resolve) => consumer.once('ready', resolve));
       consumer.start();
       return { consumer, ready };
@@ -162,6 +163,8 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
       expect(firstOfB).toBeGreaterThan(lastOfA);
       expect(timeline.map((entry) => Number(entry.split(':')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i));
     } finally {
+      // Closed first: a consumer whose queue is deleted declares it again on its next channel.
+      await Promise.all(started.map((c) => c.close()));
       await amqp.cleanup([sac]);
     }
   });

@@ -79,7 +79,7 @@ export class TestCluster {
     const received = collect(socket, 'trip:updated');
     const ack = await request(socket, 'trip:join', since ? { tripId, since } : { tripId }, 10_000);
     expect(ack).toMatchObject({ ok: true });
-    return { socket, received, ack: ack as { ok: true; seq: number; epoch: string; recovered: boolean } };
+    return { socket, received, ack: ack as { ok: true; seq: number; epoch: string; recovered: boolean; presence: Array<{ userId: string }> } };
   }
 
   /** Events this instance took from the queue, from its own Prometheus counter. */
