@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from 'rabbitmq-client';
-import { checkHistory, formatReport, type CheckReport } from './checker.js';
+import { checkHistory, formatReport, type CheckReport } from './check/index.js';
 import { auditTrips, RawChaosClient, TypedChaosClient, type ChaosClient } from './clients.js';
 import { Deployment } from './deployment.js';
 import { FaultInjector, schedule } from './faults.js';

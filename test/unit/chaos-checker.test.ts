@@ -6,7 +6,7 @@ import {
   type PropertyName,
   type RuleName,
   type Violation,
-} from '../../chaos/checker.js';
+} from '../../chaos/check/index.js';
 import type {
   ChaosHistory,
   DeadLetterRecord,
