@@ -194,6 +194,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       mkdirSync(options.outDir, { recursive: true });
       writeFileSync(join(options.outDir, `seed-${options.seed}.report.json`), JSON.stringify(report, null, 2));
       writeFileSync(join(options.outDir, `seed-${options.seed}.history.json`), JSON.stringify(history));
+      const notable = d.instances.flatMap((i) => i.notable.map((line) => `${i.name} ${line}`));
+      writeFileSync(join(options.outDir, `seed-${options.seed}.instances.log`), notable.join('\n'));
     }
     return { history, report, text };
   } finally {

@@ -169,6 +169,12 @@ export class RawChaosClient implements ChaosClient {
   private socket: RawSocket | undefined;
   private session: RawSession | undefined;
   private readonly trips = new Set<string>();
+  /** Trips whose latest join of this session was answered ok: the only ones a leave is tried on. */
+  private readonly confirmed = new Set<string>();
+  /** The latest join attempt per trip: an earlier attempt's failure does not end a later one's segment. */
+  private readonly latestJoin = new Map<string, number>();
+  private joins = 0;
+  private connecting: Promise<void> | undefined;
   /** The last event seen per stream, across sessions. */
   private readonly positions = new Map<string, Position>();
   private events = 0;
@@ -199,12 +205,16 @@ export class RawChaosClient implements ChaosClient {
       socket.disconnect();
       await sleep(rng.int(300, 6_000));
       await this.connect();
-    } else if (roll < 0.4 && this.trips.size > 1 && this.socket?.connected) {
-      const tripId = rng.pick([...this.trips]);
-      this.trips.delete(tripId);
+    } else if (roll < 0.4 && this.confirmed.size > 1 && this.socket?.connected) {
+      const tripId = rng.pick([...this.confirmed]);
       const session = this.session;
       const ack = await this.request('trip:leave', { tripId });
-      if (ack?.ok) session?.log.push({ t: Date.now(), k: 'left', stream: `trip:${tripId}`, reason: 'left' });
+      if (ack?.ok && this.session === session) {
+        this.trips.delete(tripId);
+        this.confirmed.delete(tripId);
+        this.latestJoin.delete(tripId);
+        session?.log.push({ t: Date.now(), k: 'left', stream: `trip:${tripId}`, reason: 'left' });
+      }
     } else if (roll < 0.55 && this.socket?.connected) {
       const free = this.allowed.filter((tripId) => !this.trips.has(tripId));
       if (free.length > 0) {
@@ -232,12 +242,15 @@ export class RawChaosClient implements ChaosClient {
     this.socket?.disconnect();
   }
 
-  /** A new session: handshake (with notificationsSince), then every trip (with since). Retries until connected. */
-  private async connect(): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      if (await this.open()) return;
-      await sleep(Math.min(2_000, 200 * 2 ** attempt));
-    }
+  /** A new session: handshake (with notificationsSince), then every trip (with since). Retries until connected; one at a time. */
+  private connect(): Promise<void> {
+    this.connecting ??= (async () => {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        if (await this.open()) break;
+        await sleep(Math.min(2_000, 200 * 2 ** attempt));
+      }
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
   }
 
   private open(): Promise<boolean> {
@@ -255,6 +268,8 @@ export class RawChaosClient implements ChaosClient {
     const joined: RawLogEntry & { k: 'joined' } = { t: Date.now(), k: 'joined', stream: userStream, ...(since ? { since } : {}) };
     session.log.push(joined);
     this.session = session;
+    this.confirmed.clear();
+    this.latestJoin.clear();
     this.socket = socket;
     this.wire(socket, session);
     return new Promise((resolve) => {
@@ -318,15 +333,26 @@ export class RawChaosClient implements ChaosClient {
     const since = this.positions.get(stream);
     const entry: RawLogEntry & { k: 'joined' } = { t: Date.now(), k: 'joined', stream, ...(since ? { since } : {}) };
     const session = this.session;
+    const attempt = ++this.joins;
+    this.latestJoin.set(tripId, attempt);
     session?.log.push(entry);
     const ack = (await this.request('trip:join', since ? { tripId, since } : { tripId })) as AckResponse<TripJoinResult> | undefined;
+    if (this.session !== session || this.latestJoin.get(tripId) !== attempt) return;
     if (ack?.ok) {
       entry.seq = ack.seq;
       entry.epoch = ack.epoch;
       if (since) entry.recovered = ack.recovered;
-    } else {
-      // Not in the room: the segment ends at once (an instance was unreachable, say); the next session tries again.
-      session?.log.push({ t: Date.now(), k: 'left', stream, reason: `join failed: ${ack ? ack.error.code : 'no answer'}` });
+      this.confirmed.add(tripId);
+    } else if (ack) {
+      // Refused (an instance was unreachable, say): not in the room; the trip is given up until the client picks it again.
+      this.trips.delete(tripId);
+      session?.log.push({ t: Date.now(), k: 'left', stream, reason: `join failed: ${ack.error.code}` });
+    } else if (this.socket) {
+      // No answer: the join may still happen. As an application would, drop the connection and start afresh.
+      const socket = this.socket;
+      this.socket = undefined;
+      socket.disconnect();
+      void this.connect();
     }
   }
 

@@ -20,6 +20,8 @@ export class Instance {
   port = 0;
   /** When this instance last took the streams over (its `consumer.lease_acquired` line), or 0. */
   leaseAt = 0;
+  /** Its lines worth reading after a run (errors, catch-ups, fencing), the first 500. */
+  readonly notable: string[] = [];
   private readonly exit: Promise<number | null>;
 
   constructor(
@@ -32,6 +34,7 @@ export class Instance {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         if (line.includes('"consumer.lease_acquired"')) this.leaseAt = Date.now();
+        if (this.notable.length < 500 && /^\{"level":(50|60)|"event":"(feed\.|consumer\.fenced|consumer\.lease)/.test(line)) this.notable.push(line);
         this.lines.push(line);
         // Only the recent past matters for the report; a long run must not keep every line.
         if (this.lines.length > 2_000) this.lines.splice(0, 1_000);

@@ -20,16 +20,20 @@ function pipe(client: Socket, port: number, delayMs: () => number, pairs: Set<So
   };
   client.on('error', end).on('close', end);
   upstream.on('error', end).on('close', end);
-  // Chunks keep their order: each waits for the one before it, plus the delay.
+  // Latency, not a bottleneck: each chunk leaves `delay` after it arrived, in arrival order (one FIFO, one timer).
   const forward = (from: Socket, to: Socket) => {
-    let tail = Promise.resolve();
-    from.on('data', (chunk) => {
+    const queue: Array<{ due: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      timer = undefined;
+      while (queue.length > 0 && queue[0]!.due <= Date.now()) if (!to.destroyed) to.write(queue.shift()!.chunk);
+      if (queue.length > 0) timer = setTimeout(flush, queue[0]!.due - Date.now());
+    };
+    from.on('data', (chunk: Buffer) => {
       const delay = delayMs();
-      if (delay <= 0) {
-        tail = tail.then(() => void to.write(chunk));
-        return;
-      }
-      tail = tail.then(() => new Promise<void>((resolve) => setTimeout(() => (to.write(chunk), resolve()), delay)));
+      if (delay <= 0 && queue.length === 0) return void to.write(chunk);
+      queue.push({ due: Date.now() + Math.max(0, delay), chunk });
+      timer ??= setTimeout(flush, Math.max(0, queue[0]!.due - Date.now()));
     });
   };
   forward(client, upstream);

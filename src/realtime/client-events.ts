@@ -252,7 +252,10 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
   }
 
   function onDisconnecting(this: BridgeSocket) {
-    return announceDeparture(this);
+    // Presence asks every instance; one that does not answer in time costs the others a user:left, nothing more.
+    announceDeparture(this).catch((err: Error) =>
+      log.warn({ event: 'client.departure_unannounced', socketId: this.id, err: { message: err.message } }, 'user:left not sent'),
+    );
   }
 
   return (socket) => {

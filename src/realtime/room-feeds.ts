@@ -131,11 +131,17 @@ export class RoomFeeds {
   private catchUp(room: string, feed: Feed): void {
     if (feed.catchingUp) return;
     feed.catchingUp = true;
+    const started = Date.now();
+    const from = feed.last;
     const store = room.startsWith('trip:') ? this.deps.streams.trips : this.deps.streams.users;
     store.since(room, feed.last).then(
       (recovery) => {
         feed.catchingUp = false;
         if (this.feeds.get(room) !== feed) return;
+        this.log.info(
+          { event: 'feed.catch_up', room, from, head: recovery.head, recovered: recovery.recovered, ms: Date.now() - started },
+          'room caught up from history',
+        );
         if (recovery.recovered) {
           for (const entry of recovery.entries) if (entry.seq > feed.last.seq) this.handOut(room, feed, entry);
         } else if (recovery.head.epoch !== feed.last.epoch && recovery.at >= feed.at) {
