@@ -288,6 +288,8 @@ export class RawChaosClient implements ChaosClient {
       socket.once('connected', (payload) => {
         clearTimeout(timer);
         session.connectedAt = Date.now();
+        // One session at a time: an earlier one that never saw its disconnect is over now.
+        for (const earlier of this.sessions) earlier.disconnectedAt ??= session.connectedAt;
         if (since) joined.recovered = payload.notificationsRecovered === true;
         // Where the user stream stood at the join: the session gets everything after it.
         if (payload.notificationsHead) Object.assign(joined, payload.notificationsHead);
