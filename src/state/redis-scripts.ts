@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorReply, type RedisClientType } from 'redis';
 import { StoreUnavailableError } from './stores.js';
 
-export type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
+type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
 
 /** Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. */
 export async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {

@@ -4,7 +4,7 @@ import { DEFAULT_HISTORY, MemoryFence, MemoryStreamStore, type HistoryLimits } f
 import type { EntrySink, Fence, StreamLock, StreamStore } from './stores.js';
 
 /** Any entry of the trip and user streams, as room feeds receive them. */
-export type AnyEntrySink = EntrySink<TripUpdatedMessage | NotificationMessage>;
+type AnyEntrySink = EntrySink<TripUpdatedMessage | NotificationMessage>;
 
 /**
  * The trip and user streams with the locks that order, per stream, "number, keep and hand out" against
