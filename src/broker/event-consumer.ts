@@ -156,9 +156,8 @@ export class EventConsumer {
         await this.deadLetter(msg, 'handler_failed', result.detail);
         return 'ack';
       case 'stopping':
-        // Left in the queue for the next consumer rather than dead-lettered half-way through its retries.
-        return 'abandon';
       case 'fenced':
+        // Left to the next consumer (closing the channel returns it), rather than dead-lettered half-way.
         return 'abandon';
     }
   }
