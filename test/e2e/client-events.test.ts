@@ -202,6 +202,19 @@ describe.skipIf(!amqpUrl)('client events', () => {
       if (ack.ok) expect(Math.abs(Date.parse(ack.expiresAt) - (Date.now() + 7_200_000))).toBeLessThan(5000);
     });
 
+    it('takes the socket out of the trips the new token no longer grants', async () => {
+      const tripId = uniqueName('refresh').replace(/[^A-Za-z0-9_.:@-]/g, '');
+      const socket = await user('ria', { trips: [tripId, 'kept-trip'] });
+      expect(await request(socket, 'trip:join', { tripId })).toMatchObject({ ok: true });
+      expect(await request(socket, 'trip:join', { tripId: 'kept-trip' })).toMatchObject({ ok: true });
+      const left = waitFor(socket, 'trip:left');
+      const narrower = await signToken({ sub: 'ria', trips: ['kept-trip'] });
+      expect(await request(socket, 'auth:refresh', { token: narrower })).toMatchObject({ ok: true });
+      expect(await left).toEqual({ tripId, reason: 'removed' });
+      expect(await tripEventsSeenBy(socket, 'ria', tripId)).toEqual([]);
+      expect(await request(socket, 'trip:typing', { tripId, typing: true })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    });
+
     it('refuses a token of another user with forbidden and a bad token with unauthorized', async () => {
       const socket = await user('max');
       const other = await signToken({ sub: 'not-max' });
