@@ -56,13 +56,14 @@ function rawEvent(segment: RawSegment, e: Extract<RawLogEntry, { k: 'event' }>):
     return scope.report('rawOrder', 'duplicate', `${e.eventId} (${at(e)}) received twice`, [e.eventId], e.t);
   }
   segment.seen.add(e.eventId);
-  const i = scope.index.indexOf.get(e.eventId);
-  if (i !== undefined && !stale) {
+  const own = scope.index.indexOf.get(e.eventId);
+  if (own !== undefined && !stale) {
     const last = segment.last;
-    if (last && i < last.index) {
+    const i = scope.index.placeAfter(e.eventId, last?.index);
+    if (last && i === undefined) {
       scope.report('rawOrder', 'inversion', `${e.eventId} after ${last.id}, though published before it`, [e.eventId, last.id], e.t);
     }
-    segment.last = { index: i, id: e.eventId };
+    segment.last = { index: i ?? own, id: e.eventId };
   }
   // Completeness rule 1: contiguous within an epoch; a new epoch may start anywhere.
   const position = segment.position;

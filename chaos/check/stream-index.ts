@@ -38,10 +38,18 @@ export class StreamIndex {
    */
   readonly stale = new Set<string>();
 
-  publish(id: string, t: number): void {
+  /**
+   * The places a republish could be numbered at, when Redis forgot the original in between: between
+   * the distinct events published before and after it (index k - 0.5 sits between k - 1 and k).
+   */
+  private readonly alternates = new Map<string, number[]>();
+
+  /** @param renumberable for a republish: Redis lost its state since the original, so the copy may be numbered anew. */
+  publish(id: string, t: number, renumberable = false): void {
     if (this.indexOf.has(id)) {
-      // A republish adds no position.
+      // A republish adds no position of its own, at most a place its copy may take.
       this.republished.add(id);
+      if (renumberable) this.alternates.set(id, [...(this.alternates.get(id) ?? []), this.expected.length - 0.5]);
       return;
     }
     this.indexOf.set(id, this.expected.length);
@@ -112,6 +120,22 @@ export class StreamIndex {
     }
   }
 
+  /** Where the id may stand in the expected order: its own place, then its republishes' (ascending). */
+  candidates(id: string): number[] {
+    const own = this.indexOf.get(id);
+    return own === undefined ? [] : [own, ...(this.alternates.get(id) ?? [])];
+  }
+
+  /** The first place of the id at or after `after` (the last place seen), or undefined when all lie before it. */
+  placeAfter(id: string, after: number | undefined): number | undefined {
+    return this.candidates(id).find((c) => after === undefined || c >= after);
+  }
+
+  /** True when some place of `next` follows some place of `previous` with no distinct event between them. */
+  private adjacent(previous: string, next: string): boolean {
+    return this.candidates(previous).some((f) => this.candidates(next).some((t) => t > f && Math.floor(f) + 1 >= t));
+  }
+
   isStale(position: Position): boolean {
     return this.stale.size > 0 && this.stale.has(at(position));
   }
@@ -129,7 +153,7 @@ export class StreamIndex {
         const from = this.indexOf.get(before.id);
         const to = this.indexOf.get(after.id);
         // An id outside the expected order is reported by rule 4 already.
-        if (from === undefined || to === undefined || to === from + 1) continue;
+        if (from === undefined || to === undefined || this.adjacent(before.id, after.id)) continue;
         const t = Math.min(before.t ?? Infinity, after.t ?? Infinity);
         const base = { property: 'numbering', stream: this.name, t: Number.isFinite(t) ? t : undefined } as const;
         if (to > from + 1) {

@@ -12,8 +12,15 @@ export function streamOf(streams: Map<string, StreamIndex>, name: string): Strea
 /** Expected orders from the publisher's log, then every observation into the global mapping. */
 export function indexStreams(history: ChaosHistory, findings: Findings): Map<string, StreamIndex> {
   const streams = new Map<string, StreamIndex>();
+  // A republish may be numbered as a new event only when Redis lost its state after the original was sent.
+  const lossesEnd = history.faults.filter((f) => f.kind === 'redis-restart' || f.kind === 'redis-rollback').map((f) => f.until ?? f.at);
+  const firstSent = new Map<string, number>();
   for (const record of history.published) {
-    if (record.valid) for (const stream of record.streams) streamOf(streams, stream).publish(record.id, record.t);
+    if (!record.valid) continue;
+    const original = firstSent.get(record.id);
+    if (original === undefined) firstSent.set(record.id, record.t);
+    const renumberable = original !== undefined && lossesEnd.some((end) => end >= original);
+    for (const stream of record.streams) streamOf(streams, stream).publish(record.id, record.t, renumberable);
   }
   for (const client of history.clients) {
     const logs = client.kind === 'typed' ? [client.log] : client.sessions.map((s) => s.log);

@@ -69,13 +69,14 @@ function typedDeliver(segment: TypedSegment, e: Delivery): void {
   }
   segment.pending = [];
   // Rule 3: events handed out for the first time follow the expected order.
-  const i = scope.index.indexOf.get(e.eventId);
-  if (!earlier && !stale && i !== undefined) {
+  const own = scope.index.indexOf.get(e.eventId);
+  if (!earlier && !stale && own !== undefined) {
     const last = segment.last;
-    if (last && i < last.index) {
+    const i = scope.index.placeAfter(e.eventId, last?.index);
+    if (last && i === undefined) {
       scope.report('typedOrder', 'inversion', `${e.eventId} after ${last.id}, though published before it`, [e.eventId, last.id], e.t);
     }
-    segment.last = { index: i, id: e.eventId };
+    segment.last = { index: i ?? own, id: e.eventId };
   }
   segment.anchor = { epoch: e.epoch, seq: e.seq, from: 'delivery' };
   segment.before = { epoch: e.epoch, seq: e.seq };

@@ -679,6 +679,34 @@ describe('checkHistory: republished ids after Redis lost its state', () => {
     expect(checkHistory(b.build()).violations).toEqual([]);
   });
 
+  it('a republish numbered in place of an original that Redis forgot stands where the republish was sent', () => {
+    const b = new HistoryBuilder();
+    b.publish('a1', 'trip:a');
+    b.fault('redis-rollback');
+    b.publish('a2', 'trip:a').publish('a1', 'trip:a', { republish: true }).publish('a3', 'trip:a');
+    b.raw('r1', 'u1')
+      .session('i1')
+      .joined('trip:a', pos(0, 'e2'))
+      .event('trip:a', 'a2', 1, 'e2')
+      .event('trip:a', 'a1', 2, 'e2')
+      .event('trip:a', 'a3', 3, 'e2');
+    expect(checkHistory(b.build()).violations).toEqual([]);
+  });
+
+  it('without a loss of Redis state since the original, a republish cannot take the original\'s place later', () => {
+    const b = new HistoryBuilder();
+    b.publish('a1', 'trip:a').publish('a2', 'trip:a').publish('a1', 'trip:a', { republish: true }).publish('a3', 'trip:a');
+    b.raw('r1', 'u1')
+      .session('i1')
+      .joined('trip:a', pos(0))
+      .event('trip:a', 'a2', 1)
+      .event('trip:a', 'a1', 2)
+      .event('trip:a', 'a3', 3);
+    const report = checkHistory(b.build());
+    expect(report.counts.numbering.violations).toBeGreaterThan(0);
+    expect(report.counts.rawOrder.violations).toBeGreaterThan(0);
+  });
+
   it('an id numbered again in a later epoch without a republish is still out of order', () => {
     const b = new HistoryBuilder();
     b.publish('a1', 'trip:a').publish('a2', 'trip:a').publish('a3', 'trip:a');
