@@ -19,7 +19,8 @@ interface RawSegment {
   from: number;
   /** The furthest position reached in the current epoch: the joined (or since) position, then events. */
   position?: Position;
-  seen: Set<string>;
+  /** The ids received, with the epoch they first came in. */
+  seen: Map<string, string>;
   last?: { index: number; id: string };
   /** Per epoch, in seq order. */
   gaps: Map<string, Gap[]>;
@@ -29,7 +30,7 @@ interface RawSegment {
 function rawSegment(scope: Scope, e: Extract<RawLogEntry, { k: 'joined' }>): RawSegment {
   // A recovered join replays from `since`: the first event follows it, not the ack's head.
   const position = e.recovered && e.since ? e.since : positionOf(e);
-  return { scope, from: e.t, position, seen: new Set(), last: scope.indexAt(position), gaps: new Map(), lastT: e.t };
+  return { scope, from: e.t, position, seen: new Map(), last: scope.indexAt(position), gaps: new Map(), lastT: e.t };
 }
 
 /** The gap of one epoch that holds `seq`, if any (binary search: gaps come in seq order). */
@@ -50,14 +51,15 @@ function rawEvent(segment: RawSegment, e: Extract<RawLogEntry, { k: 'event' }>):
   const { scope } = segment;
   scope.ctx.findings.check('completeness');
   segment.lastT = e.t;
-  // A republished copy numbered again after Redis lost its window is neither a repeat nor out of order.
-  const stale = scope.index.isStale(e);
-  if (segment.seen.has(e.eventId) && !stale) {
+  // A republished copy numbered anew after Redis lost its window, in a later epoch, is not a repeat.
+  const first = segment.seen.get(e.eventId);
+  const copy = first !== undefined && first !== e.epoch && scope.index.renumberable(e.eventId);
+  if (first !== undefined && !copy) {
     return scope.report('rawOrder', 'duplicate', `${e.eventId} (${at(e)}) received twice`, [e.eventId], e.t);
   }
-  segment.seen.add(e.eventId);
+  segment.seen.set(e.eventId, first ?? e.epoch);
   const own = scope.index.indexOf.get(e.eventId);
-  if (own !== undefined && !stale) {
+  if (own !== undefined) {
     const last = segment.last;
     const i = scope.index.placeAfter(e.eventId, last?.index);
     if (last && i === undefined) {

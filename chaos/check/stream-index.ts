@@ -30,30 +30,26 @@ export class StreamIndex {
 
   constructor(readonly name: string) {}
 
-  /** Ids published to the stream again on purpose (the same id, the same body). */
-  readonly republished = new Set<string>();
-  /**
-   * Slots (`seq@epoch`) of a republished id numbered again in a later epoch: Redis lost its
-   * de-duplication window in between, so the copy counts as new. Order rules skip these slots.
-   */
-  readonly stale = new Set<string>();
-
   /**
    * The places a republish could be numbered at, when Redis forgot the original in between: between
-   * the distinct events published before and after it (index k - 0.5 sits between k - 1 and k).
+   * the distinct events published before and after it: between k - 1 and k, in the order the
+   * republishes were sent (k - 1 + 0.001, k - 1 + 0.002, …).
    */
   private readonly alternates = new Map<string, number[]>();
+  /** Republishes sent since the last distinct event: orders the places of consecutive copies. */
+  private copiesSinceDistinct = 0;
 
   /** @param renumberable for a republish: Redis lost its state since the original, so the copy may be numbered anew. */
   publish(id: string, t: number, renumberable = false): void {
     if (this.indexOf.has(id)) {
       // A republish adds no position of its own, at most a place its copy may take.
-      this.republished.add(id);
-      if (renumberable) this.alternates.set(id, [...(this.alternates.get(id) ?? []), this.expected.length - 0.5]);
+      const place = this.expected.length - 1 + ++this.copiesSinceDistinct / 1000;
+      if (renumberable) this.alternates.set(id, [...(this.alternates.get(id) ?? []), place]);
       return;
     }
     this.indexOf.set(id, this.expected.length);
     this.expected.push({ id, t });
+    this.copiesSinceDistinct = 0;
   }
 
   idAt(epoch: string, seq: number): string | undefined {
@@ -109,17 +105,6 @@ export class StreamIndex {
     }
   }
 
-  /** Marks the slots of republished ids numbered again in a later epoch (see `stale`). */
-  markStale(): void {
-    for (const id of this.republished) {
-      const positions = this.positions.get(id) ?? [];
-      if (new Set(positions.map((p) => p.epoch)).size < 2) continue;
-      const firstSeen = (p: Position) => this.numbered.get(p.epoch)?.get(p.seq)?.t ?? Infinity;
-      const [, ...later] = [...positions].sort((a, b) => firstSeen(a) - firstSeen(b));
-      for (const p of later) this.stale.add(at(p));
-    }
-  }
-
   /** Where the id may stand in the expected order: its own place, then its republishes' (ascending). */
   candidates(id: string): number[] {
     const own = this.indexOf.get(id);
@@ -136,19 +121,17 @@ export class StreamIndex {
     return this.candidates(previous).some((f) => this.candidates(next).some((t) => t > f && Math.floor(f) + 1 >= t));
   }
 
-  isStale(position: Position): boolean {
-    return this.stale.size > 0 && this.stale.has(at(position));
+  /** True when a copy of the id may be numbered as a new event (Redis forgot the original: see `alternates`). */
+  renumberable(id: string): boolean {
+    return this.alternates.has(id);
   }
 
-  /** Rule 3: consecutive seqs hold consecutive events of the expected order (stale copies between them aside). */
+  /** Rule 3: consecutive seqs hold consecutive events of the expected order (a republished copy at its own place). */
   checkConsecutive(findings: Findings): void {
     for (const [epoch, seqs] of this.numbered) {
       for (const seq of [...seqs.keys()].sort((a, b) => a - b)) {
+        const before = seqs.get(seq - 1);
         const after = seqs.get(seq);
-        if (this.isStale({ seq, epoch })) continue;
-        let previous = seq - 1;
-        while (this.isStale({ seq: previous, epoch })) previous -= 1;
-        const before = seqs.get(previous);
         if (!before || !after || before.id === after.id) continue;
         const from = this.indexOf.get(before.id);
         const to = this.indexOf.get(after.id);

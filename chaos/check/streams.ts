@@ -34,9 +34,6 @@ export function indexStreams(history: ChaosHistory, findings: Findings): Map<str
     const index = streamOf(streams, stream);
     for (const e of final.tail) index.observe(e.eventId, { seq: e.seq, epoch: final.head.epoch }, undefined, findings);
   }
-  for (const index of streams.values()) {
-    index.markStale();
-    index.checkConsecutive(findings);
-  }
+  for (const index of streams.values()) index.checkConsecutive(findings);
   return streams;
 }

@@ -52,9 +52,10 @@ function checkFollows(segment: TypedSegment, e: Delivery): void {
 function typedDeliver(segment: TypedSegment, e: Delivery): void {
   const { scope } = segment;
   const earlier = segment.delivered.get(e.eventId);
-  const stale = scope.index.isStale(e);
-  // Rule 1: a second delivery is a replay only after a resync, renumbered in a new epoch (or a stale copy).
-  if (earlier && !stale && !(segment.resyncs > earlier.resyncs && earlier.epoch !== e.epoch)) {
+  // Rule 1: a second delivery is a replay only in a new epoch: after a resync, or a republished copy
+  // numbered anew after Redis lost its window.
+  const renumbered = earlier !== undefined && earlier.epoch !== e.epoch;
+  if (earlier && !(renumbered && (segment.resyncs > earlier.resyncs || scope.index.renumberable(e.eventId)))) {
     const message = `${e.eventId} delivered twice (${at(e)}, first in epoch ${earlier.epoch})`;
     return scope.report('typedOrder', 'duplicate', message, [e.eventId], e.t);
   }
@@ -70,7 +71,7 @@ function typedDeliver(segment: TypedSegment, e: Delivery): void {
   segment.pending = [];
   // Rule 3: events handed out for the first time follow the expected order.
   const own = scope.index.indexOf.get(e.eventId);
-  if (!earlier && !stale && own !== undefined) {
+  if (!earlier && own !== undefined) {
     const last = segment.last;
     const i = scope.index.placeAfter(e.eventId, last?.index);
     if (last && i === undefined) {
