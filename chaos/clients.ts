@@ -206,15 +206,9 @@ export class RawChaosClient implements ChaosClient {
       await sleep(rng.int(300, 6_000));
       await this.connect();
     } else if (roll < 0.4 && this.confirmed.size > 1 && this.socket?.connected) {
-      const tripId = rng.pick([...this.confirmed]);
-      const session = this.session;
-      const ack = await this.request('trip:leave', { tripId });
-      if (ack?.ok && this.session === session) {
-        this.trips.delete(tripId);
-        this.confirmed.delete(tripId);
-        this.latestJoin.delete(tripId);
-        session?.log.push({ t: Date.now(), k: 'left', stream: `trip:${tripId}`, reason: 'left' });
-      }
+      // The server's `trip:left` (before the ack) says that the socket is out: see `wire`. An ack
+      // that failed after the leave took effect must not leave the client believing it is still in.
+      await this.request('trip:leave', { tripId: rng.pick([...this.confirmed]) });
     } else if (roll < 0.55 && this.socket?.connected) {
       const free = this.allowed.filter((tripId) => !this.trips.has(tripId));
       if (free.length > 0) {
@@ -312,8 +306,9 @@ export class RawChaosClient implements ChaosClient {
       if (n.seq !== undefined && n.epoch !== undefined) event(`user:${this.userId}`, n as NotificationMessage & Position);
     });
     socket.on('trip:left', ({ tripId, reason }) => {
-      if (this.session !== session || reason === 'left') return;
+      if (this.session !== session) return;
       this.trips.delete(tripId);
+      this.confirmed.delete(tripId);
       this.push({ t: Date.now(), k: 'left', stream: `trip:${tripId}`, reason });
     });
     socket.on('disconnect', () => {

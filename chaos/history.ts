@@ -70,7 +70,7 @@ export type RawLogEntry =
    */
   | { t: number; k: 'joined'; stream: string; seq?: number; epoch?: string; since?: Position; recovered?: boolean }
   | { t: number; k: 'event'; stream: string; eventId: string; seq: number; epoch: string }
-  /** `trip:left` (any reason), or the client sent `trip:leave` and got its ack. */
+  /** `trip:left`, any reason (`left` answers the client's own `trip:leave`, before its ack). */
   | { t: number; k: 'left'; stream: string; reason: string };
 
 export interface RawClientRecord {
