@@ -131,6 +131,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
       ...tuning.socketLimits,
     },
     limiters: cluster ? redisRateLimiters(cluster.client, `${cluster.key}:limit:`) : undefined,
+    pending: { bytes: config.MAX_PENDING_BYTES_PER_SOCKET },
   });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PENDING_LIMITS } from './realtime/slow-consumers.js';
 import { DEFAULT_SOCKET_LIMITS } from './realtime/socket-limits.js';
 
 /** The development-only HS256 key used when `JWT_SECRET` is unset outside production. */
@@ -39,6 +40,9 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   ENABLE_TEST_ENDPOINTS: bool.optional(),
   MAX_SOCKETS_PER_USER: positiveInt.max(100_000).default(DEFAULT_SOCKET_LIMITS.socketsPerUser).describe('sockets one user may hold on one instance'),
+  MAX_PENDING_BYTES_PER_SOCKET: positiveInt
+    .default(DEFAULT_PENDING_LIMITS.bytes)
+    .describe('outgoing bytes one socket may have waiting before it is disconnected (slow_consumer)'),
   HANDSHAKES_PER_ADDRESS: positiveInt.default(DEFAULT_SOCKET_LIMITS.handshakesPerAddress.points).describe('handshakes per client address per 5 s'),
 });
 

@@ -70,6 +70,11 @@ export class Metrics {
     labelNames: ['connection'] as const,
     registers: [this.registry],
   });
+  readonly slowConsumers = new Counter({
+    name: 'bridge_slow_consumer_disconnects_total',
+    help: 'Sockets disconnected because more than MAX_PENDING_BYTES_PER_SOCKET (or the packet limit) waited for them',
+    registers: [this.registry],
+  });
   readonly handshakeRefusals = new Counter({
     name: 'bridge_handshake_refusals_total',
     help: 'Socket.IO handshakes refused, by code',

@@ -2,6 +2,7 @@ import type { Audit } from '../auth/audit.js';
 import type { RateLimiterFactory } from '../auth/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { DEFAULT_PENDING_LIMITS, SlowConsumers, type PendingLimits } from './slow-consumers.js';
 import { SocketLimiter, type SocketLimits } from './socket-limits.js';
 import { TokenExpiry } from './token-expiry.js';
 
@@ -13,16 +14,19 @@ export interface SocketGuardOptions {
   limits?: Partial<SocketLimits> | undefined;
   /** Where counters live: memory by default; a Redis factory shares them across instances. */
   limiters?: RateLimiterFactory | undefined;
+  /** Overrides of DEFAULT_PENDING_LIMITS (`MAX_PENDING_BYTES_PER_SOCKET`). */
+  pending?: Partial<PendingLimits> | undefined;
 }
 
 /**
- * What protects the socket layer from its clients: the audit trail, the limits, and token expiry.
+ * What protects the socket layer from its clients: the audit trail, the limits, slow readers, and token expiry.
  * Built once per bridge; `close()` stops its one interval.
  */
 export class SocketGuard {
   readonly audit: Audit;
   readonly limiter: SocketLimiter;
   readonly expiry: TokenExpiry;
+  readonly slowConsumers: SlowConsumers;
 
   constructor(options: SocketGuardOptions) {
     this.audit = options.audit;
@@ -33,6 +37,7 @@ export class SocketGuard {
       ...(options.limiters ? { limiters: options.limiters } : {}),
     });
     this.expiry = new TokenExpiry({ metrics: options.metrics, logger: options.logger });
+    this.slowConsumers = new SlowConsumers({ ...DEFAULT_PENDING_LIMITS, ...options.pending }, options);
   }
 
   /** Idempotent. */

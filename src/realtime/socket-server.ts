@@ -72,13 +72,16 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
       'bad packet',
     );
   }
-  function onDisconnect(this: BridgeSocket, reason: string) {
+  function onDisconnect(this: BridgeSocket, transportReason: string) {
     deps.guard.expiry.untrack(this);
     void deps.guard.limiter.forgetSocket(this.id);
+    const reason = this.data.disconnectReason ?? transportReason;
     log.info({ event: 'socket.disconnected', userId: this.data.user.id, socketId: this.id, reason }, 'socket disconnected');
   }
   io.on('connection', (socket) => {
     const { user, connectedAt } = socket.data;
+    // Before anything is sent to it: the notifications replayed below count too.
+    deps.guard.slowConsumers.track(socket);
     socket.data.transport = socket.conn.transport.name;
     socket.conn.once('upgrade', () => {
       socket.data.transport = socket.conn.transport.name;

@@ -19,6 +19,8 @@ export interface SocketData {
   connectedAt: string;
   /** `polling` or `websocket`, kept current on upgrade. */
   transport: string;
+  /** Set when the server cuts the socket for a reason of its own (logged on disconnect). */
+  disconnectReason?: 'slow_consumer';
 }
 
 /** One instance's sockets, room sizes and broker counters, asked for by `/stats` and `/rooms`. */
