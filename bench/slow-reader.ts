@@ -1,0 +1,149 @@
+/**
+ * What a client that stops reading costs the server: `npm run bench:slow-reader -- --runs=3`.
+ *
+ * One bridge process per case (`npm start`'s build), a reading client and a never-reading one in one
+ * trip (its TCP socket paused: connected, not reading), then `--megabytes` of 20 KB trip events
+ * through RabbitMQ. Reports the bridge's resident memory above its level before the burst (peak, and
+ * once the reader has everything), whether the stalled socket was cut, and in how long. The cases run
+ * alternately: the cap as configured (MAX_PENDING_BYTES_PER_SOCKET, default 1 MiB) and no cap (1 TB).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { io, type Socket } from 'socket.io-client';
+import { Connection } from 'rabbitmq-client';
+import { BenchBroker, runScopedName } from './lib/broker.js';
+import { rssBytes, freePort, stopChild } from './lib/children.js';
+import { sleep } from './lib/clock.js';
+import { signBenchToken } from './lib/tokens.js';
+
+const SECRET = 'slow-reader-bench-secret-0123456789';
+const EVENT_BYTES = 20 * 1024;
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const runs = Number(args.runs ?? 3);
+const megabytes = Number(args.megabytes ?? 80);
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+interface Result {
+  case: string;
+  peakGrowthMb: number;
+  afterGrowthMb: number;
+  cut: boolean;
+  seconds: number;
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+async function connect(url: string, token: string): Promise<Socket> {
+  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connected', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+async function runCase(name: string, capBytes: number | undefined, runId: string): Promise<Result> {
+  const broker = new BenchBroker(amqpUrl);
+  const queue = runScopedName(runId, name);
+  await broker.declareTopology(`${queue}.events`, queue);
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      JWT_SECRET: SECRET,
+      AMQP_URL: amqpUrl,
+      AMQP_EXCHANGE: `${queue}.events`,
+      AMQP_QUEUE: queue,
+      LOG_LEVEL: 'warn',
+      ...(capBytes === undefined ? {} : { MAX_PENDING_BYTES_PER_SOCKET: String(capBytes) }),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const publisher = new Connection({ url: amqpUrl, connectionName: 'slow-reader-bench' });
+  const sockets: Socket[] = [];
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${url}/api/v1/socket/health`).catch(() => undefined))?.ok) break;
+      if (i > 100) throw new Error('the bridge did not start');
+      await sleep(100);
+    }
+    const tripId = 'slow-reader-trip';
+    const token = await signBenchToken(SECRET, 'slow-reader', [tripId]);
+    const reader = await connect(url, token);
+    const stalled = await connect(url, token);
+    sockets.push(reader, stalled);
+    for (const s of sockets) await s.timeout(5000).emitWithAck('trip:join', { tripId });
+    let received = 0;
+    reader.on('trip:updated', () => (received += 1));
+    let cut = false;
+    stalled.on('disconnect', () => (cut = true));
+    (stalled.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
+
+    await sleep(1000);
+    const before = rssBytes(child.pid!);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(child.pid!))), 50);
+    const send = publisher.createPublisher({ confirm: true, maxAttempts: 3 });
+    const count = Math.ceil((megabytes * 1024 * 1024) / EVENT_BYTES);
+    const payload = randomBytes(EVENT_BYTES * 0.75).toString('base64');
+    const started = Date.now();
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, k) =>
+          send.send(
+            { exchange: `${queue}.events`, routingKey: 'trip.updated', contentType: 'application/cloudevents+json' },
+            { specversion: '1.0', id: `${runId}-${i + k}`, source: 'slow-reader-bench', type: 'trip.updated', time: new Date().toISOString(), data: { tripId, changes: { payload } } },
+          ),
+        ),
+      );
+    }
+    while (received < count && Date.now() - started < 120_000) await sleep(50);
+    const seconds = (Date.now() - started) / 1000;
+    await sleep(500);
+    clearInterval(sampler);
+    const after = rssBytes(child.pid!);
+    await send.close();
+    // The stalled client learns of the cut only once it reads again.
+    (stalled.io.engine.transport as unknown as { ws?: { _socket: { resume(): void } } }).ws?._socket.resume();
+    await sleep(300);
+    return { case: name, peakGrowthMb: mb(peak - before), afterGrowthMb: mb(after - before), cut: cut || !stalled.connected, seconds };
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await publisher.close();
+    await stopChild(child);
+    await broker.deleteDeclared();
+    await broker.close();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const runId = `slow.${Date.now().toString(36)}`;
+  const results: Result[] = [];
+  for (let run = 0; run < runs; run++) {
+    for (const [name, cap] of [['cap-default', undefined], ['no-cap', 1e12]] as const) {
+      const result = await runCase(`${name}.${run}`, cap, runId);
+      console.log(JSON.stringify(result));
+      results.push({ ...result, case: name });
+    }
+  }
+  for (const name of ['cap-default', 'no-cap']) {
+    const mine = results.filter((r) => r.case === name);
+    const peaks = mine.map((r) => r.peakGrowthMb);
+    console.log(
+      `${name}: ${megabytes} MB to a never-reading socket; peak RSS growth median ${median(peaks)} MB (${Math.min(...peaks)}–${Math.max(...peaks)}), ` +
+        `after ${median(mine.map((r) => r.afterGrowthMb))} MB, cut in ${mine.filter((r) => r.cut).length}/${mine.length} runs`,
+    );
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
