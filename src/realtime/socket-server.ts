@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createClientEvents, type ClientEventDeps } from './client-events.js';
 import { replayAndJoin } from './recovery.js';
+import { namesServerItself } from './same-origin.js';
 import { socketAuth } from './socket-auth.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
@@ -28,13 +29,15 @@ export interface SocketServerOptions {
  * Refuses a new session whose `Origin` is not in the allow-list. CORS headers only stop a browser
  * from reading polling answers; WebSocket upgrades are not subject to CORS at all, and since the
  * handshake accepts the token cookie, a foreign page could otherwise open a socket as its visitor.
- * Requests without `Origin` (servers, native apps) are not browsers acting for someone else.
+ * Requests without `Origin` (servers, native apps) are not browsers acting for someone else, and
+ * neither is one naming the server itself: a page of this origin is not cross-site, and WebSocket
+ * libraries (python websocket-client, Starscream) send the URL they connect to as their Origin.
  */
 function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
   const allowed = new Set(corsOrigins.map((url) => new URL(url).origin));
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
-    if (origin === undefined || allowed.has(origin)) return callback(null, true);
+    if (origin === undefined || allowed.has(origin) || namesServerItself(origin, req.headers.host)) return callback(null, true);
     metrics.handshakeRefusals.inc({ code: 'origin_not_allowed' });
     audit.record(
       'socket.refused',
