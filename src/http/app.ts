@@ -9,7 +9,9 @@ import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { auditTrail } from './audit.js';
 import { requireUser, type AuthEnv } from './auth.js';
+import { crossSiteGuard } from './cross-site.js';
 import { deadLetterRoutes, type DeadLetterRouteDeps } from './dead-letter-routes.js';
+import { jsonBodiesOnly } from './json-body.js';
 import { opsRoutes, type OpsDeps } from './ops-routes.js';
 import { fail } from './respond.js';
 import { testRoutes, type TestRouteDeps } from './test-routes.js';
@@ -46,6 +48,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
       onError: (c) => fail(c, 'invalid_payload', `body larger than ${MAX_HTTP_BODY_BYTES} bytes`),
     }),
   );
+  // Before any route reads a token or a body: cross-site with the cookie is 403, a non-JSON body 415.
+  app.use('*', crossSiteGuard({ allowedOrigins: deps.corsOrigins, cookieName: deps.cookieName }));
+  app.use('*', jsonBodiesOnly);
 
   app.get('/metrics', async (c) => {
     c.header('Content-Type', deps.registry.contentType);
