@@ -131,6 +131,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
       ...tuning.socketLimits,
     },
     limiters: cluster ? redisRateLimiters(cluster.client, `${cluster.key}:limit:`) : undefined,
+    trustedProxies: config.TRUST_PROXY,
   });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
@@ -168,6 +169,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     verifyToken,
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
+    clientAddress: guard.clientAddress,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
     registry: metrics.registry,
     logger,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy, type ProxyRange } from './auth/client-address.js';
 import { DEFAULT_SOCKET_LIMITS } from './realtime/socket-limits.js';
 
 /** The development-only HS256 key used when `JWT_SECRET` is unset outside production. */
@@ -14,6 +15,15 @@ const urlList = z
   .string()
   .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
   .pipe(z.array(z.url()).min(1));
+
+const proxyList = z.string().transform((list, ctx): ProxyRange[] => {
+  try {
+    return parseTrustProxy(list);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** One schema over `process.env`; each key is documented in the README's configuration table. */
 const EnvSchema = z.object({
@@ -40,6 +50,9 @@ const EnvSchema = z.object({
   ENABLE_TEST_ENDPOINTS: bool.optional(),
   MAX_SOCKETS_PER_USER: positiveInt.max(100_000).default(DEFAULT_SOCKET_LIMITS.socketsPerUser).describe('sockets one user may hold on one instance'),
   HANDSHAKES_PER_ADDRESS: positiveInt.default(DEFAULT_SOCKET_LIMITS.handshakesPerAddress.points).describe('handshakes per client address per 5 s'),
+  TRUST_PROXY: proxyList
+    .default([])
+    .describe('comma-separated addresses or CIDR blocks of trusted proxies, whose X-Forwarded-For names the client'),
 });
 
 export type Config = Omit<z.infer<typeof EnvSchema>, 'ENABLE_TEST_ENDPOINTS' | 'JWT_SECRET'> & {

@@ -4,10 +4,11 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
 import { createAudit, type Audit } from '../auth/audit.js';
+import type { ClientAddressOf } from '../auth/client-address.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { auditTrail } from './audit.js';
+import { auditTrail, resolveClientAddress } from './audit.js';
 import { requireUser, type AuthEnv } from './auth.js';
 import { crossSiteGuard } from './cross-site.js';
 import { deadLetterRoutes, type DeadLetterRouteDeps } from './dead-letter-routes.js';
@@ -26,6 +27,8 @@ export interface HttpAppDeps
   verifyToken: VerifyToken;
   cookieName: string;
   corsOrigins: string[];
+  /** How to find a request's client address (TRUST_PROXY); the TCP peer's when not given. */
+  clientAddress?: ClientAddressOf | undefined;
   enableTestEndpoints: boolean;
   registry: Registry;
   logger: Logger;
@@ -39,6 +42,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
   const authenticate = requireUser(deps.verifyToken, deps.cookieName);
   const app = new Hono<AuthEnv>();
 
+  app.use('*', resolveClientAddress(deps.clientAddress));
   app.use('*', cors({ origin: deps.corsOrigins, credentials: true }));
   app.use('*', auditTrail(deps.audit ?? createAudit(deps.logger)));
   app.use(

@@ -10,6 +10,8 @@ import type { AuthUser } from '../realtime/types.js';
 export type AuthEnv = {
   Variables: {
     user: AuthUser;
+    /** The client's address, set app-wide by resolveClientAddress(). */
+    clientAddress: string | undefined;
     /** The audit trail, set app-wide by auditTrail(). */
     audit: Audit;
     /** Set by requireAdmin (or markAdminAction): auditTrail() logs the request as `audit.admin`. */

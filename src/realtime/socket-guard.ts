@@ -1,4 +1,5 @@
 import type { Audit } from '../auth/audit.js';
+import { clientAddressOf, type ClientAddressOf, type ProxyRange } from '../auth/client-address.js';
 import type { RateLimiterFactory } from '../auth/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -13,16 +14,21 @@ export interface SocketGuardOptions {
   limits?: Partial<SocketLimits> | undefined;
   /** Where counters live: memory by default; a Redis factory shares them across instances. */
   limiters?: RateLimiterFactory | undefined;
+  /** TRUST_PROXY: peers whose X-Forwarded-For names the client. */
+  trustedProxies?: readonly ProxyRange[] | undefined;
 }
 
 /**
- * What protects the socket layer from its clients: the audit trail, the limits, and token expiry.
+ * What protects the socket layer from its clients: who they are (their address), the audit trail,
+ * the limits, and token expiry.
  * Built once per bridge; `close()` stops its one interval.
  */
 export class SocketGuard {
   readonly audit: Audit;
   readonly limiter: SocketLimiter;
   readonly expiry: TokenExpiry;
+  /** The address per-address limits and audit lines use (the client's, behind a trusted proxy). */
+  readonly clientAddress: ClientAddressOf;
 
   constructor(options: SocketGuardOptions) {
     this.audit = options.audit;
@@ -32,6 +38,7 @@ export class SocketGuard {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.limiters ? { limiters: options.limiters } : {}),
     });
+    this.clientAddress = clientAddressOf(options.trustedProxies ?? []);
     this.expiry = new TokenExpiry({ metrics: options.metrics, logger: options.logger });
   }
 

@@ -2,7 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import { StreamPosition } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
-import type { Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -30,7 +29,8 @@ export interface SocketServerOptions {
  * handshake accepts the token cookie, a foreign page could otherwise open a socket as its visitor.
  * Requests without `Origin` (servers, native apps) are not browsers acting for someone else.
  */
-function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
+function originCheck(corsOrigins: string[], guard: SocketGuard, metrics: Metrics) {
+  const { audit } = guard;
   const allowed = new Set(corsOrigins.map((url) => new URL(url).origin));
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
@@ -38,7 +38,7 @@ function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
     metrics.handshakeRefusals.inc({ code: 'origin_not_allowed' });
     audit.record(
       'socket.refused',
-      { code: 'origin_not_allowed', origin: origin.slice(0, 200), address: req.socket.remoteAddress },
+      { code: 'origin_not_allowed', origin: origin.slice(0, 200), address: guard.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']) },
       'handshake refused',
     );
     callback('origin not allowed', false);
@@ -49,7 +49,7 @@ function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
 export function createSocketServer(options: SocketServerOptions): BridgeServer {
   const io: BridgeServer = new Server({
     cors: { origin: options.corsOrigins, credentials: true },
-    allowRequest: originCheck(options.corsOrigins, options.guard.audit, options.metrics),
+    allowRequest: originCheck(options.corsOrigins, options.guard, options.metrics),
     maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
     // Off, so that a room broadcast builds its WebSocket frame once for every recipient.
     perMessageDeflate: false,
@@ -66,9 +66,9 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
   // Shared by every socket (Socket.IO calls them with the socket as `this`): no closures per connection.
   function onProtocolError(this: BridgeSocket, err: Error) {
     // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
-    const { id: socketId, data, handshake } = this;
+    const { id: socketId, data } = this;
     log.warn(
-      { event: 'socket.protocol_error', userId: data.user.id, socketId, address: handshake.address, reason: err.message },
+      { event: 'socket.protocol_error', userId: data.user.id, socketId, address: data.address, reason: err.message },
       'bad packet',
     );
   }
@@ -83,7 +83,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
     socket.conn.once('upgrade', () => {
       socket.data.transport = socket.conn.transport.name;
     });
-    const address = socket.handshake.address;
+    const address = socket.data.address;
     // The handshake kept what we need; the HTTP request behind it would cost several KB per socket.
     (socket.conn as { request: unknown }).request = null;
     registerClientEvents(socket);
