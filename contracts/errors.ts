@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Every failure a client or an HTTP caller can be told about. `not_found` is HTTP only. */
+/** Every failure a client or an HTTP caller can be told about. `not_found` and `unsupported_media_type` are HTTP only. */
 export const ErrorCode = z.enum([
   'invalid_payload',
   'unauthorized',
@@ -10,6 +10,7 @@ export const ErrorCode = z.enum([
   'unavailable',
   'internal',
   'not_found',
+  'unsupported_media_type',
 ]);
 
 /** Why a handshake was refused: `connect_error.data.code` (the message is always `unauthorized`). */

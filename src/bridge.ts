@@ -132,6 +132,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     },
     limiters: cluster ? redisRateLimiters(cluster.client, `${cluster.key}:limit:`) : undefined,
     pending: { bytes: config.MAX_PENDING_BYTES_PER_SOCKET },
+    trustedProxies: config.TRUST_PROXY,
   });
   const io = createSocketServer({
     corsOrigins: config.FRONTEND_URLS,
@@ -169,6 +170,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     verifyToken,
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
+    clientAddress: guard.clientAddress,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
     registry: metrics.registry,
     logger,

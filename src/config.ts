@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PENDING_LIMITS } from './realtime/slow-consumers.js';
+import { parseTrustProxy, type ProxyRange } from './auth/client-address.js';
 import { DEFAULT_SOCKET_LIMITS } from './realtime/socket-limits.js';
 
 /** The development-only HS256 key used when `JWT_SECRET` is unset outside production. */
@@ -15,6 +16,15 @@ const urlList = z
   .string()
   .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
   .pipe(z.array(z.url()).min(1));
+
+const proxyList = z.string().transform((list, ctx): ProxyRange[] => {
+  try {
+    return parseTrustProxy(list);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** One schema over `process.env`; each key is documented in the README's configuration table. */
 const EnvSchema = z.object({
@@ -44,6 +54,9 @@ const EnvSchema = z.object({
     .default(DEFAULT_PENDING_LIMITS.bytes)
     .describe('outgoing bytes one socket may have waiting before it is disconnected (slow_consumer)'),
   HANDSHAKES_PER_ADDRESS: positiveInt.default(DEFAULT_SOCKET_LIMITS.handshakesPerAddress.points).describe('handshakes per client address per 5 s'),
+  TRUST_PROXY: proxyList
+    .default([])
+    .describe('comma-separated addresses or CIDR blocks of trusted proxies, whose X-Forwarded-For names the client'),
 });
 
 export type Config = Omit<z.infer<typeof EnvSchema>, 'ENABLE_TEST_ENDPOINTS' | 'JWT_SECRET'> & {

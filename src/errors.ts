@@ -19,6 +19,7 @@ const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   forbidden: 403,
   not_joined: 403,
   not_found: 404,
+  unsupported_media_type: 415,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

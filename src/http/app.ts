@@ -4,12 +4,15 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
 import { createAudit, type Audit } from '../auth/audit.js';
+import type { ClientAddressOf } from '../auth/client-address.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { auditTrail } from './audit.js';
+import { auditTrail, resolveClientAddress } from './audit.js';
 import { requireUser, type AuthEnv } from './auth.js';
+import { crossSiteGuard } from './cross-site.js';
 import { deadLetterRoutes, type DeadLetterRouteDeps } from './dead-letter-routes.js';
+import { jsonBodiesOnly } from './json-body.js';
 import { opsRoutes, type OpsDeps } from './ops-routes.js';
 import { fail } from './respond.js';
 import { testRoutes, type TestRouteDeps } from './test-routes.js';
@@ -24,6 +27,8 @@ export interface HttpAppDeps
   verifyToken: VerifyToken;
   cookieName: string;
   corsOrigins: string[];
+  /** How to find a request's client address (TRUST_PROXY); the TCP peer's when not given. */
+  clientAddress?: ClientAddressOf | undefined;
   enableTestEndpoints: boolean;
   registry: Registry;
   logger: Logger;
@@ -37,6 +42,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
   const authenticate = requireUser(deps.verifyToken, deps.cookieName);
   const app = new Hono<AuthEnv>();
 
+  app.use('*', resolveClientAddress(deps.clientAddress));
   app.use('*', cors({ origin: deps.corsOrigins, credentials: true }));
   app.use('*', auditTrail(deps.audit ?? createAudit(deps.logger)));
   app.use(
@@ -46,6 +52,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
       onError: (c) => fail(c, 'invalid_payload', `body larger than ${MAX_HTTP_BODY_BYTES} bytes`),
     }),
   );
+  // Before any route reads a token or a body: cross-site with the cookie is 403, a non-JSON body 415.
+  app.use('*', crossSiteGuard({ allowedOrigins: deps.corsOrigins, cookieName: deps.cookieName }));
+  app.use('*', jsonBodiesOnly);
 
   app.get('/metrics', async (c) => {
     c.header('Content-Type', deps.registry.contentType);

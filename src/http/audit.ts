@@ -2,16 +2,32 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Audit } from '../auth/audit.js';
+import { clientAddressOf, type ClientAddressOf } from '../auth/client-address.js';
 import type { AuthEnv } from './auth.js';
 
-/** The peer address of the TCP connection (never `X-Forwarded-For`, which a client can write). */
-export function clientAddress(c: Context): string | undefined {
+function peerAddress(c: Context): string | undefined {
   try {
     return getConnInfo(c).remote.address;
   } catch {
     // `app.request()` in unit tests has no Node connection behind it.
     return undefined;
   }
+}
+
+/**
+ * App-wide, first: finds the client's address once per request, the TCP peer's unless the peer is
+ * a trusted proxy (then from `X-Forwarded-For`, which anyone else may forge).
+ */
+export function resolveClientAddress(addressOf: ClientAddressOf = clientAddressOf([])) {
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    c.set('clientAddress', addressOf(peerAddress(c), c.req.header('x-forwarded-for')));
+    await next();
+  });
+}
+
+/** The client's address as resolveClientAddress() found it (limits and audit lines use it). */
+export function clientAddress(c: Context<AuthEnv>): string | undefined {
+  return c.get('clientAddress');
 }
 
 /** Marks the request as an admin action, so that the audit trail records it with its outcome. */

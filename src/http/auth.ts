@@ -1,5 +1,6 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { extractToken } from '../auth/extract-token.js';
+import { findToken } from '../auth/extract-token.js';
 import { userFromClaims } from '../auth/user.js';
 import { TokenError, type VerifyToken } from '../auth/verify-token.js';
 import type { Audit } from '../auth/audit.js';
@@ -9,6 +10,8 @@ import type { AuthUser } from '../realtime/types.js';
 export type AuthEnv = {
   Variables: {
     user: AuthUser;
+    /** The client's address, set app-wide by resolveClientAddress(). */
+    clientAddress: string | undefined;
     /** The audit trail, set app-wide by auditTrail(). */
     audit: Audit;
     /** Set by requireAdmin (or markAdminAction): auditTrail() logs the request as `audit.admin`. */
@@ -16,13 +19,15 @@ export type AuthEnv = {
   };
 };
 
+/** The request's token and where it came from (Bearer header, `token` query parameter, cookie). */
+export function tokenOf(c: Context, cookieName: string) {
+  return findToken({ authorization: c.req.header('authorization'), query: c.req.query('token'), cookie: c.req.header('cookie') }, cookieName);
+}
+
 /** Requires a valid JWT (Bearer header, `token` query parameter or cookie) and sets `c.var.user`. */
 export function requireUser(verifyToken: VerifyToken, cookieName: string) {
   return createMiddleware<AuthEnv>(async (c, next) => {
-    const token = extractToken(
-      { authorization: c.req.header('authorization'), query: c.req.query('token'), cookie: c.req.header('cookie') },
-      cookieName,
-    );
+    const token = tokenOf(c, cookieName)?.token;
     if (!token) throw new BridgeError('unauthorized', 'token_missing: a Bearer token is required');
     try {
       c.set('user', userFromClaims(await verifyToken(token)));

@@ -4,6 +4,7 @@ import { DeadLetterListQuery, DeadLetterReplayBody } from '../../contracts/index
 import type { DeadLetters } from '../broker/dead-letters.js';
 import { BridgeError } from '../errors.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
+import { jsonBody } from './json-body.js';
 import { fail, ok } from './respond.js';
 
 export interface DeadLetterRouteDeps {
@@ -41,9 +42,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps) {
 
   app.post(
     '/dead-letters/replay',
-    zValidator('json', DeadLetterReplayBody, (result, c) => {
-      if (!result.success) return fail(c, 'invalid_payload', invalid(result.error.issues));
-    }),
+    jsonBody(DeadLetterReplayBody),
     async (c) => ok(c, await deps.deadLetters.replay(c.req.valid('json').limit)),
   );
 

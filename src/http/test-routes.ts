@@ -1,6 +1,4 @@
-import { zValidator } from '@hono/zod-validator';
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
 import { BroadcastBody, TestNotificationBody, TestTripUpdateBody } from '../../contracts/index.js';
 import { memoryRateLimiters, type LimitRule, type RateLimiterFactory } from '../auth/rate-limiter.js';
 import { canJoinTrip } from '../auth/access.js';
@@ -10,8 +8,9 @@ import type { Metrics } from '../metrics.js';
 import { clientAddress, markAdminAction } from './audit.js';
 import type { MembershipStore } from '../state/stores.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
+import { jsonBody as body } from './json-body.js';
 import { rateLimit } from './rate-limit.js';
-import { fail, ok } from './respond.js';
+import { ok } from './respond.js';
 
 /** Each user's budget across the three test endpoints: each call publishes to the broker. */
 export const TEST_ROUTE_LIMIT: LimitRule = { points: 10, durationSeconds: 1 };
@@ -25,14 +24,6 @@ export interface TestRouteDeps {
   testRouteLimit?: LimitRule | undefined;
   metrics?: Pick<Metrics, 'rateLimited'> | undefined;
 }
-
-/** Validates a JSON body; a failure is `invalid_payload` naming the first bad field. */
-const body = <S extends z.ZodType>(schema: S) =>
-  zValidator('json', schema, (result, c) => {
-    if (result.success) return;
-    const issue = result.error.issues[0];
-    return fail(c, 'invalid_payload', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
-  });
 
 /**
  * The three test endpoints. They publish through RabbitMQ with the same publisher backend services

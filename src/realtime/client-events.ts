@@ -68,7 +68,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
   const log = deps.logger.child({ component: 'client-events' });
   /** Every event, known or not, spends the socket's and the user's budgets first. */
   const spend = (socket: BridgeSocket, event: string) =>
-    guard.limiter.checkEvent({ socketId: socket.id, userId: socket.data.user.id, address: socket.handshake.address }, event);
+    guard.limiter.checkEvent({ socketId: socket.id, userId: socket.data.user.id, address: socket.data.address }, event);
 
   /** A listener that validates the payload, runs the handler, and answers through the ack or `request:error`. */
   function listener<S extends z.ZodType, R extends object>(
@@ -95,7 +95,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
             'audit.forbidden',
             {
               userId: socket.data.user.id,
-              address: socket.handshake.address,
+              address: socket.data.address,
               socketId: socket.id,
               clientEvent: event,
               tripId: tripIdOf(args[0]),

@@ -32,7 +32,8 @@ export function socketAuth(deps: SocketAuthDeps) {
   const log = deps.logger.child({ component: 'handshake' });
   const { audit, limiter } = deps.guard;
   return async (socket: BridgeSocket, next: (err?: ExtendedError) => void) => {
-    const { auth, headers, query, address } = socket.handshake;
+    const { auth, headers, query } = socket.handshake;
+    const address = deps.guard.clientAddress(socket.handshake.address, headers['x-forwarded-for']) ?? socket.handshake.address;
     const refuse = (code: ConnectErrorData['code'], message: string, userId?: string, limiter?: string) => {
       deps.metrics.handshakeRefusals.inc({ code });
       audit.record('socket.refused', { code, reason: message, userId, address, limiter }, 'handshake refused');
@@ -73,6 +74,7 @@ export function socketAuth(deps: SocketAuthDeps) {
     socket.once('disconnect', release);
     socket.conn.once('close', release);
     socket.data.user = user;
+    socket.data.address = address;
     socket.data.connectedAt = new Date().toISOString();
     next();
   };

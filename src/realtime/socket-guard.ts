@@ -1,4 +1,5 @@
 import type { Audit } from '../auth/audit.js';
+import { clientAddressOf, type ClientAddressOf, type ProxyRange } from '../auth/client-address.js';
 import type { RateLimiterFactory } from '../auth/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -16,10 +17,13 @@ export interface SocketGuardOptions {
   limiters?: RateLimiterFactory | undefined;
   /** Overrides of DEFAULT_PENDING_LIMITS (`MAX_PENDING_BYTES_PER_SOCKET`). */
   pending?: Partial<PendingLimits> | undefined;
+  /** TRUST_PROXY: peers whose X-Forwarded-For names the client. */
+  trustedProxies?: readonly ProxyRange[] | undefined;
 }
 
 /**
- * What protects the socket layer from its clients: the audit trail, the limits, slow readers, and token expiry.
+ * What protects the socket layer from its clients: who they are (their address), the audit trail,
+ * the limits, slow readers, and token expiry.
  * Built once per bridge; `close()` stops its one interval.
  */
 export class SocketGuard {
@@ -27,6 +31,8 @@ export class SocketGuard {
   readonly limiter: SocketLimiter;
   readonly expiry: TokenExpiry;
   readonly slowConsumers: SlowConsumers;
+  /** The address per-address limits and audit lines use (the client's, behind a trusted proxy). */
+  readonly clientAddress: ClientAddressOf;
 
   constructor(options: SocketGuardOptions) {
     this.audit = options.audit;
@@ -36,6 +42,7 @@ export class SocketGuard {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.limiters ? { limiters: options.limiters } : {}),
     });
+    this.clientAddress = clientAddressOf(options.trustedProxies ?? []);
     this.expiry = new TokenExpiry({ metrics: options.metrics, logger: options.logger });
     this.slowConsumers = new SlowConsumers({ ...DEFAULT_PENDING_LIMITS, ...options.pending }, options);
   }

@@ -16,8 +16,9 @@ export interface SocketLimits {
   typingPerSocket: LimitRule;
   /**
    * Handshakes per client address, before any token work, against reconnect floods: 20 a second on
-   * average, in a 5 s window so that a page of tabs reconnecting after a deploy gets through. Every
-   * client behind one proxy shares an address: raise it there (or key a limiter by a trusted header).
+   * average, in a 5 s window so that a page of tabs reconnecting after a deploy gets through. Behind
+   * a proxy named in TRUST_PROXY the address is the client's (X-Forwarded-For); behind any other,
+   * every client shares the proxy's.
    */
   handshakesPerAddress: LimitRule;
   socketsPerUser: number;

@@ -2,13 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import { StreamPosition } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
-import type { Audit } from '../auth/audit.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createClientEvents, type ClientEventDeps } from './client-events.js';
 import { replayAndJoin } from './recovery.js';
-import { namesServerItself } from './same-origin.js';
+import { namesServerItself } from '../auth/same-origin.js';
 import { socketAuth } from './socket-auth.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
@@ -33,7 +32,8 @@ export interface SocketServerOptions {
  * neither is one naming the server itself: a page of this origin is not cross-site, and WebSocket
  * libraries (python websocket-client, Starscream) send the URL they connect to as their Origin.
  */
-function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
+function originCheck(corsOrigins: string[], guard: SocketGuard, metrics: Metrics) {
+  const { audit } = guard;
   const allowed = new Set(corsOrigins.map((url) => new URL(url).origin));
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
@@ -41,7 +41,7 @@ function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
     metrics.handshakeRefusals.inc({ code: 'origin_not_allowed' });
     audit.record(
       'socket.refused',
-      { code: 'origin_not_allowed', origin: origin.slice(0, 200), address: req.socket.remoteAddress },
+      { code: 'origin_not_allowed', origin: origin.slice(0, 200), address: guard.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']) },
       'handshake refused',
     );
     callback('origin not allowed', false);
@@ -52,7 +52,7 @@ function originCheck(corsOrigins: string[], audit: Audit, metrics: Metrics) {
 export function createSocketServer(options: SocketServerOptions): BridgeServer {
   const io: BridgeServer = new Server({
     cors: { origin: options.corsOrigins, credentials: true },
-    allowRequest: originCheck(options.corsOrigins, options.guard.audit, options.metrics),
+    allowRequest: originCheck(options.corsOrigins, options.guard, options.metrics),
     maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
     // Off, so that a room broadcast builds its WebSocket frame once for every recipient.
     perMessageDeflate: false,
@@ -69,9 +69,9 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
   // Shared by every socket (Socket.IO calls them with the socket as `this`): no closures per connection.
   function onProtocolError(this: BridgeSocket, err: Error) {
     // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
-    const { id: socketId, data, handshake } = this;
+    const { id: socketId, data } = this;
     log.warn(
-      { event: 'socket.protocol_error', userId: data.user.id, socketId, address: handshake.address, reason: err.message },
+      { event: 'socket.protocol_error', userId: data.user.id, socketId, address: data.address, reason: err.message },
       'bad packet',
     );
   }
@@ -89,7 +89,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
     socket.conn.once('upgrade', () => {
       socket.data.transport = socket.conn.transport.name;
     });
-    const address = socket.handshake.address;
+    const address = socket.data.address;
     // The handshake kept what we need; the HTTP request behind it would cost several KB per socket.
     (socket.conn as { request: unknown }).request = null;
     registerClientEvents(socket);

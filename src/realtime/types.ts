@@ -17,6 +17,8 @@ export interface AuthUser {
 export interface SocketData {
   user: AuthUser;
   connectedAt: string;
+  /** The client's address (from X-Forwarded-For behind a trusted proxy), as limits and audit lines use it. */
+  address: string;
   /** `polling` or `websocket`, kept current on upgrade. */
   transport: string;
   /** Set when the server cuts the socket for a reason of its own (logged on disconnect). */

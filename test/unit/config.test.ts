@@ -109,10 +109,33 @@ describe('loadConfig refuses bad values with one line naming the variable', () =
     ['SHUTDOWN_TIMEOUT_MS', 'soon'],
     ['AMQP_PREFETCH', '0'],
     ['ENABLE_TEST_ENDPOINTS', 'maybe'],
+    ['TRUST_PROXY', 'nginx'],
+    ['TRUST_PROXY', '127.0.0.1, 10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1:80'],
   ])('%s=%s', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message).toContain(name);
     expect(err.message).not.toContain('\n');
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('trusts no proxy by default', () => {
+    expect(loadConfig({}).TRUST_PROXY).toEqual([]);
+  });
+
+  it('reads addresses and CIDR blocks of both families', () => {
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 172.28.0.0/16, ::1' }).TRUST_PROXY).toEqual([
+      { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+      { address: '172.28.0.0', prefix: 16, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ]);
+  });
+
+  it('names the bad entry in its one line', () => {
+    expect(configError({ TRUST_PROXY: '127.0.0.1,nginx' }).message).toBe(
+      'invalid configuration: TRUST_PROXY: "nginx" is not an IP address or CIDR block',
+    );
   });
 });
 

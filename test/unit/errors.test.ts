@@ -9,6 +9,7 @@ describe('httpStatusOf', () => {
     forbidden: 403,
     not_joined: 403,
     not_found: 404,
+    unsupported_media_type: 415,
     rate_limited: 429,
     unavailable: 503,
     internal: 500,
