@@ -27,6 +27,9 @@ import type { BridgeServer } from './realtime/types.js';
 import { DEFAULT_HISTORY, DEFAULT_MEMBERSHIP, MemoryDedupeStore, MemoryMembershipStore } from './state/memory-stores.js';
 import { createRedisStores } from './state/redis-stores.js';
 import { createMemoryStreams, createStreams } from './state/streams.js';
+import { MemoryPresenceStore } from './state/presence-store.js';
+import { RedisPresenceStore } from './state/redis-presence.js';
+import { TripPresence } from './realtime/presence.js';
 
 /** How long start-up waits for RabbitMQ before giving up with one line naming `AMQP_URL`. */
 export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
@@ -53,6 +56,8 @@ export interface BridgeTuning {
   socketLimits?: Partial<SocketLimits>;
   testRouteLimit?: LimitRule;
   jwksCooldownMs?: number;
+  /** Presence entries' lifetime and refresh period (tests of a gone instance's users). */
+  presence?: { ttlMs: number; refreshMs: number };
 }
 
 function listen(server: HttpServer, port: number): Promise<void> {
@@ -95,6 +100,9 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     : local!;
   const dedupe = shared?.dedupe ?? new MemoryDedupeStore();
   const membership = shared?.membership ?? new MemoryMembershipStore(DEFAULT_MEMBERSHIP, local!.fence);
+  const presenceStore = cluster
+    ? new RedisPresenceStore(cluster.client, { prefix: `${cluster.key}:`, ttlMs: tuning.presence?.ttlMs })
+    : new MemoryPresenceStore();
 
   // Read on scrape only, after `io` below exists.
   const metrics = new Metrics(() => io.engine.clientsCount);
@@ -143,8 +151,9 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     guard,
   });
   if (cluster) io.adapter(cluster.adapter);
-  const feeds = new RoomFeeds(io, { streams, membership, metrics, logger });
-  handleConnections(io, { io, streams, feeds, membership, publisher, verifyToken, metrics, logger, guard });
+  const presence = new TripPresence(io, presenceStore, logger, tuning.presence?.refreshMs);
+  const feeds = new RoomFeeds(io, { streams, membership, presence, metrics, logger });
+  handleConnections(io, { io, streams, feeds, presence, membership, publisher, verifyToken, metrics, logger, guard });
 
   const fanout = createSocketFanout(io);
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
@@ -194,6 +203,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
       await broker.start(BROKER_STARTUP_TIMEOUT_MS);
       await listen(server, config.PORT);
       await consumer.start();
+      presence.start();
       log.info({ event: 'bridge.started', port: this.port(), startupMs: Date.now() - startedAt }, 'bridge started');
     },
     close() {
@@ -205,6 +215,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
         // Closing the transports (not a Socket.IO disconnect) makes clients reconnect by themselves.
         await io.close();
         guard.close();
+        presence.close();
         server.closeAllConnections();
         await publisher.close();
         await broker.close();

@@ -8,7 +8,6 @@ import {
   TripUpdatePayload,
   type AckResponse,
   type ClientEventName,
-  type PresenceEntry,
 } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
 import { canJoinTrip } from '../auth/access.js';
@@ -20,7 +19,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { MembershipStore } from '../state/stores.js';
 import type { Streams } from '../state/streams.js';
-import { presenceIn, presenceOf, userSocketsIn } from './presence.js';
+import type { TripPresence } from './presence.js';
 import { replayAndJoin } from './recovery.js';
 import type { RoomFeeds } from './room-feeds.js';
 import type { SocketGuard } from './socket-guard.js';
@@ -30,6 +29,7 @@ export interface ClientEventDeps {
   io: BridgeServer;
   streams: Streams;
   feeds: RoomFeeds;
+  presence: TripPresence;
   membership: MembershipStore;
   publisher: EventPublisher;
   verifyToken: VerifyToken;
@@ -64,7 +64,7 @@ type Listener = (this: BridgeSocket, ...args: unknown[]) => Promise<void>;
  * so a connection costs no closures of its own. Every failure is answered, none thrown.
  */
 export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket) => void {
-  const { io, streams, guard } = deps;
+  const { streams, guard, presence } = deps;
   const log = deps.logger.child({ component: 'client-events' });
   /** Every event, known or not, spends the socket's and the user's budgets first. */
   const spend = (socket: BridgeSocket, event: string) =>
@@ -120,6 +120,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
   const removeFrom = async (socket: BridgeSocket, tripId: string) => {
     await socket.leave(rooms.trip(tripId));
     socket.emit('trip:left', { tripId, reason: 'removed' });
+    await presence.left(socket, rooms.trip(tripId));
   };
 
   /**
@@ -139,9 +140,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
     listener('trip:join', TripJoinPayload, async (socket, { tripId, since }) => {
       const me = socket.data.user;
       const room = rooms.trip(tripId);
-      // The room's users before this socket enters: whether it is the user's first socket there, and
-      // (with the user added) the presence of the ack. One look at every instance, not two.
-      let present = new Map<string, PresenceEntry>();
+      const wasIn = socket.rooms.has(room);
       const { head, recovered } = await replayAndJoin({
         socket,
         room,
@@ -157,15 +156,19 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
           if (!(await canJoinTrip(me, tripId, deps.membership))) {
             throw new BridgeError('forbidden', `not a member of trip ${tripId}`);
           }
-          present = await presenceIn(io, room);
         },
       });
-      if (!present.has(me.id)) {
-        present.set(me.id, presenceOf(me));
-        socket.to(room).emit('user:joined', { tripId, userId: me.id, ...(me.name ? { name: me.name } : {}) });
+      // After the lock: presence asks nobody else and waits on no other join.
+      let present;
+      try {
+        present = await presence.entered(socket, room);
+      } catch (err) {
+        // An error answer changes nothing: out of the room again, unless it was in before.
+        if (!wasIn) await socket.leave(room);
+        throw err;
       }
       socket.emit('trip:joined', { tripId, seq: head.seq });
-      return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: [...present.values()] };
+      return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: present };
     }),
 
     listener('trip:leave', TripLeavePayload, async (socket, { tripId }) => {
@@ -173,8 +176,8 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       if (!socket.rooms.has(room)) throw new BridgeError('not_joined', `not in trip ${tripId}`);
       await socket.leave(room);
       socket.emit('trip:left', { tripId, reason: 'left' });
-      const userId = socket.data.user.id;
-      if ((await userSocketsIn(io, room, userId)) === 0) io.to(room).emit('user:left', { tripId, userId });
+      // The leave took effect: the answer is ok whatever presence says (it logs what it could not announce).
+      await presence.left(socket, room);
       return { tripId };
     }),
 
@@ -239,23 +242,9 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
     else this.emit('request:error', { event: String(event).slice(0, 64), ...error });
   }
 
-  // On 'disconnecting' the socket is still in its rooms: tell each trip if this was the user's last socket.
-  async function announceDeparture(socket: BridgeSocket) {
-    const userId = socket.data.user.id;
-    // Copied first: Socket.IO empties socket.rooms once this listener yields.
-    const tripRooms = [...socket.rooms].filter((room) => room.startsWith('trip:'));
-    for (const room of tripRooms) {
-      if ((await userSocketsIn(io, room, userId, socket.id)) === 0) {
-        socket.to(room).emit('user:left', { tripId: room.slice('trip:'.length), userId });
-      }
-    }
-  }
-
   function onDisconnecting(this: BridgeSocket) {
-    // Presence asks every instance; one that does not answer in time costs the others a user:left, nothing more.
-    announceDeparture(this).catch((err: Error) =>
-      log.warn({ event: 'client.departure_unannounced', socketId: this.id, err: { message: err.message } }, 'user:left not sent'),
-    );
+    // Copied now: Socket.IO empties socket.rooms once this listener returns.
+    for (const room of this.rooms) if (room.startsWith('trip:')) void presence.left(this, room);
   }
 
   return (socket) => {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { MembershipStore, StreamEntry, StreamHead } from '../state/stores.js';
 import type { Streams } from '../state/streams.js';
+import type { TripPresence } from './presence.js';
 import type { BridgeServer } from './types.js';
 
 type Entry = StreamEntry<TripUpdatedMessage | NotificationMessage>;
@@ -40,7 +41,7 @@ export class RoomFeeds {
 
   constructor(
     private readonly io: BridgeServer,
-    private readonly deps: { streams: Streams; membership: MembershipStore; metrics: Metrics; logger: Logger },
+    private readonly deps: { streams: Streams; membership: MembershipStore; presence: TripPresence; metrics: Metrics; logger: Logger },
   ) {
     this.log = deps.logger.child({ component: 'room-feeds' });
     const adapter = io.of('/').adapter;
@@ -107,17 +108,23 @@ export class RoomFeeds {
   /** The entry's sockets leave the trip here, at once, before any later entry of it is handed out. */
   private leave(room: string, reason: 'removed' | 'deleted', userId: string | undefined): void {
     const tripId = room.slice('trip:'.length);
+    const nsp = this.io.of('/');
     if (userId === undefined) {
       this.io.local.to(room).emit('trip:left', { tripId, reason });
+      // Every instance takes its own sockets out, of the room and of its presence (nobody is left to tell).
+      for (const id of [...(nsp.adapter.rooms.get(room) ?? [])]) {
+        const socket = nsp.sockets.get(id);
+        if (socket) void this.deps.presence.left(socket, room, true);
+      }
       this.io.local.in(room).socketsLeave(room);
       return;
     }
-    const adapter = this.io.of('/').adapter;
-    for (const id of adapter.rooms.get(rooms.user(userId)) ?? []) {
-      const socket = this.io.of('/').sockets.get(id);
+    for (const id of nsp.adapter.rooms.get(rooms.user(userId)) ?? []) {
+      const socket = nsp.sockets.get(id);
       if (!socket?.rooms.has(room)) continue;
       void socket.leave(room);
       socket.emit('trip:left', { tripId, reason });
+      void this.deps.presence.left(socket, room, true);
     }
     // Every instance tells its own sockets: the user is gone from the trip, wherever their sockets were.
     this.io.local.to(room).emit('user:left', { tripId, userId });
@@ -175,11 +182,15 @@ export class RoomFeeds {
 
   private async recheckMembers(room: string): Promise<void> {
     const tripId = room.slice('trip:'.length);
-    for (const socket of await this.io.local.in(room).fetchSockets()) {
+    const nsp = this.io.of('/');
+    for (const id of [...(nsp.adapter.rooms.get(room) ?? [])]) {
+      const socket = nsp.sockets.get(id);
+      if (!socket) continue;
       const allowed = await canJoinTrip(socket.data.user, tripId, this.deps.membership).catch(() => true);
       if (allowed || !socket.rooms.has(room)) continue;
-      socket.leave(room);
+      void socket.leave(room);
       socket.emit('trip:left', { tripId, reason: 'removed' });
+      await this.deps.presence.left(socket, room);
     }
   }
 

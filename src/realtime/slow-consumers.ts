@@ -57,11 +57,14 @@ function transportBytes(conn: Connection): number {
 
 // Shared by every connection (engine.io calls them with the connection as `this`): no closures per socket.
 function onPacketCreate(this: Watched, packet: { data?: unknown }): void {
-  this.unflushedBytes += bytesOf(packet.data);
-  const pendingBytes = this.unflushedBytes + transportBytes(this);
+  const size = bytesOf(packet.data);
+  const waiting = this.unflushedBytes + transportBytes(this);
+  this.unflushedBytes += size;
+  const pendingBytes = waiting + size;
   const pendingPackets = this.writeBuffer.length + 1;
   const { limits, over, socket } = this.watch;
-  if (pendingBytes > limits.bytes || pendingPackets > limits.packets) over(socket, pendingBytes, pendingPackets);
+  // One packet larger than the limit passes when nothing else waits: only a backlog makes a slow reader.
+  if ((waiting > 0 && pendingBytes > limits.bytes) || pendingPackets > limits.packets) over(socket, pendingBytes, pendingPackets);
 }
 
 function onFlush(this: Watched): void {

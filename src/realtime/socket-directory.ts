@@ -48,9 +48,9 @@ export interface InstanceSummary {
 const isContractRoom = (name: string) => name.startsWith('trip:') || name.startsWith('user:');
 
 /**
- * The directory over Socket.IO. Clustered, each instance answers a `directory:summary` request from
- * its own adapter's rooms (its room sizes, not its sockets, cross the wire) and the asking one adds
- * them up; `connectionsOf` fetches the user's sockets from every instance through the adapter.
+ * The directory over Socket.IO. Clustered, each instance answers `directory:summary` from its own
+ * adapter's rooms (room sizes cross the wire, not sockets) and `directory:connections` with one
+ * user's sockets (ids, times, transports and rooms; never a handshake); the asking one adds them up.
  */
 export function createSocketDirectory(
   io: BridgeServer,
@@ -61,7 +61,18 @@ export function createSocketDirectory(
     for (const [name, members] of io.of('/').adapter.rooms) if (isContractRoom(name)) sizes.push([name, members.size]);
     return { connections: io.engine.clientsCount, rooms: sizes, broker: await brokerCounts() };
   }
-  if (clustered) io.on('directory:summary', (ack) => void local().then(ack));
+  function localConnectionsOf(userId: string): ConnectionInfo[] {
+    const nsp = io.of('/');
+    return [...(nsp.adapter.rooms.get(rooms.user(userId)) ?? [])].flatMap((id) => {
+      const s = nsp.sockets.get(id);
+      if (!s) return [];
+      return [{ socketId: s.id, connectedAt: s.data.connectedAt, transport: s.data.transport, rooms: [...s.rooms].filter(isContractRoom) }];
+    });
+  }
+  if (clustered) {
+    io.on('directory:summary', (ack) => void local().then(ack));
+    io.on('directory:connections', (userId, ack) => ack(typeof userId === 'string' ? localConnectionsOf(userId) : []));
+  }
 
   return {
     connections: () => io.engine.clientsCount,
@@ -79,13 +90,8 @@ export function createSocketDirectory(
       return { connections, rooms: roomList.sort((a, b) => a.name.localeCompare(b.name)), broker };
     },
     async connectionsOf(userId) {
-      const sockets = await io.in(rooms.user(userId)).fetchSockets();
-      return sockets.map((s) => ({
-        socketId: s.id,
-        connectedAt: s.data.connectedAt,
-        transport: s.data.transport,
-        rooms: [...s.rooms].filter(isContractRoom),
-      }));
+      const others = clustered ? await io.serverSideEmitWithAck('directory:connections', userId) : [];
+      return [...localConnectionsOf(userId), ...others.flat()];
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { ClientToServerEvents, Role, ServerToClientEvents } from '../../contracts/index.js';
-import type { InstanceSummary } from './socket-directory.js';
+import type { ConnectionInfo, InstanceSummary } from './socket-directory.js';
 
 /** Who a socket or request belongs to, from the verified token. */
 export interface AuthUser {
@@ -28,6 +28,8 @@ export interface SocketData {
 /** One instance's sockets, room sizes and broker counters, asked for by `/stats` and `/rooms`. */
 export interface InterServerEvents {
   'directory:summary': (ack: (summary: InstanceSummary) => void) => void;
+  /** One user's sockets on the answering instance. */
+  'directory:connections': (userId: string, ack: (connections: ConnectionInfo[]) => void) => void;
 }
 
 export type BridgeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

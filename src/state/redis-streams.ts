@@ -16,9 +16,9 @@ import {
 } from './stores.js';
 
 /**
- * How long a stream's lock lasts unless released: longer than its longest task (a join, whose presence
- * lookup asks every instance, at most CLUSTER_REQUEST_TIMEOUT_MS), short enough that a trip whose
- * instance died while holding it waits only a few seconds.
+ * How long a stream's lock lasts unless released: longer than its longest task (a join's check and
+ * replay, which ask Redis only), short enough that a trip whose instance died while holding it waits
+ * only a few seconds.
  */
 export const DEFAULT_LOCK_TTL_MS = 5_000;
 
