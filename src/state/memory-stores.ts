@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { outcomeOf } from './membership-order.js';
 import {
   FencedError,
   type Appended,
@@ -9,6 +10,7 @@ import {
   type Lease,
   type MembershipFact,
   type MembershipStore,
+  type Recorded,
   type Recovery,
   type StreamEntry,
   type StreamHead,
@@ -173,9 +175,13 @@ export class MemoryMembershipStore implements MembershipStore {
     this.facts = new LRUCache({ max: limits.maxFacts, ttl: limits.ttlMs });
   }
 
-  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void> {
+  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<Recorded> {
     this.fence?.check(lease);
-    this.facts.set(userId === undefined ? tripId : `${tripId}\n${userId}`, fact);
+    const key = userId === undefined ? tripId : `${tripId}\n${userId}`;
+    const outcome = outcomeOf(fact, this.facts.get(key));
+    // A stale fact does not even refresh the kept one's time limit: it changes nothing.
+    if (outcome === 'recorded') this.facts.set(key, fact);
+    return outcome;
   }
 
   async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {

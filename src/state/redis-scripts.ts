@@ -114,11 +114,26 @@ export const HEAD = new Script(`${OPEN}
 local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return {seq, epoch, now()}`);
 
-/** KEYS fence, key; ARGV lease, value, expiry ms. Sets the key only while the lease is valid (1), else 0. */
-export const SET_FENCED = new Script(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+/**
+ * A membership fact, compared and set in one step: KEYS fence, key; ARGV lease, fact JSON
+ * ({change, at}), expiry ms. 'fenced' while the lease is not the valid one; 'stale' when the kept fact
+ * is later, or at the same time and outranks it (a removal or deletion over an addition), leaving the
+ * kept one and its expiry alone; else sets the key: 'recorded'. The rule is outcomeOf's
+ * (membership-order.ts); keep the two equal. A kept value that does not parse is replaced.
+ */
+export const RECORD_FACT = new Script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
+local rank = { added = 0, removed = 1, deleted = 1 }
+local fact = cjson.decode(ARGV[2])
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  local ok, kept = pcall(cjson.decode, raw)
+  if ok and type(kept) == 'table' and type(kept.at) == 'number' and rank[kept.change] then
+    if fact.at < kept.at or (fact.at == kept.at and rank[fact.change] < rank[kept.change]) then return 'stale' end
+  end
+end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-return 1`);
+return 'recorded'`);
 
 /** KEYS key; ARGV value. Deletes the key only while it still holds that value (our lock token). */
 export const DELETE_IF = new Script(`

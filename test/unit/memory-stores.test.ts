@@ -11,6 +11,7 @@ import {
 } from '../../src/state/memory-stores.js';
 import { FencedError, type Lease, type StreamEntry, type StreamWrite } from '../../src/state/stores.js';
 import { createMemoryStreams } from '../../src/state/streams.js';
+import { ORDER_CASES } from '../helpers/membership-order.js';
 
 /** What the tests write: a text, to which the store adds the message's place. */
 interface Note {
@@ -355,6 +356,33 @@ describe('MemoryMembershipStore', () => {
     expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: 10 } });
     await membership.record('t1', 'u1', { change: 'removed', at: 30 }, valid);
     expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: 30 } });
+  });
+
+  describe('orders facts by their time', () => {
+    it.each(ORDER_CASES)('$name', async ({ user, facts, outcomes, kept }) => {
+      const membership = new MemoryMembershipStore();
+      const got = [];
+      for (const fact of facts) got.push(await membership.record('t1', user, fact, lease));
+      expect(got).toEqual(outcomes);
+      const { member, deleted } = await membership.lookup('t1', user ?? 'anyone');
+      expect(user === undefined ? deleted : member).toEqual(kept);
+    });
+
+    it('orders a user\'s facts apart from the trip\'s deletion and from other users\' facts', async () => {
+      const membership = new MemoryMembershipStore();
+      expect(await membership.record('t1', 'u1', { change: 'removed', at: 200 }, lease)).toBe('recorded');
+      expect(await membership.record('t1', undefined, { change: 'deleted', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.record('t1', 'u2', { change: 'added', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.record('t2', 'u1', { change: 'added', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: 200 }, deleted: { change: 'deleted', at: 100 } });
+    });
+
+    it('records any fact again once the stored one has expired', async () => {
+      const membership = new MemoryMembershipStore({ maxFacts: 10, ttlMs: 30 });
+      await membership.record('t1', 'u1', { change: 'removed', at: 200 }, lease);
+      await sleep(60);
+      expect(await membership.record('t1', 'u1', { change: 'added', at: 100 }, lease)).toBe('recorded');
+    });
   });
 
   it('records under any lease when it has no fence', async () => {
