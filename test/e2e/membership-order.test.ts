@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpUrl, redisUrl, startTestBridge, type TestBridge } from '../helpers/bridge.js';
-import { collect, connectClient, request, waitFor, type TestSocket } from '../helpers/client.js';
+import { collect, connectClient, request, until, waitFor, type TestSocket } from '../helpers/client.js';
 import { deleteKeys } from '../helpers/cluster.js';
 import { signToken } from '../helpers/tokens.js';
 
@@ -24,11 +24,23 @@ for (const setup of setups) {
     }
     const publish = (type: string, data: unknown, time: string) => t.amqp.publishEvent(t.config.AMQP_EXCHANGE, type, data, { time });
 
-    /** Publishes a notification to `socket`'s user after the events before it and waits for it: they were handled. */
-    async function settled(socket: TestSocket, userId: string) {
-      const marker = waitFor(socket, 'notification');
-      await publish('notification.created', { userId, notification: { type: 'info', title: 'marker', message: '' } }, at(0));
-      await marker;
+    let markers = 0;
+    /**
+     * Publishes a marker event on the trip and waits until `inRoom` (a socket in its room) receives it:
+     * the trip's events before it were handled, since one trip's events are handled in order.
+     */
+    async function settled(inRoom: TestSocket, tripId: string) {
+      const marker = `marker-${markers++}`;
+      const seen = collect(inRoom, 'trip:updated');
+      await publish('trip.activity', { tripId, kind: marker, payload: {} }, at(0));
+      await until(() => seen.some((m) => m.type === 'trip.activity' && (m.data as { kind?: string }).kind === marker), 5_000, marker);
+    }
+
+    /** An admin in the trip's room, to watch what the room receives. */
+    async function watch(tripId: string) {
+      const watcher = await connect(`watcher-${tripId}`, { role: 'admin' });
+      expect(await request(watcher, 'trip:join', { tripId })).toMatchObject({ ok: true });
+      return watcher;
     }
 
     beforeAll(async () => {
@@ -41,60 +53,67 @@ for (const setup of setups) {
     });
 
     it('refuses the join of a user whose addition, a minute older than their removal, arrived after it', async () => {
-      const watcher = await connect('watcher-1', { role: 'admin' });
-      await request(watcher, 'trip:join', { tripId: 'o-late-add' });
+      const watcher = await watch('o-late-add');
       const seen = collect(watcher, 'trip:updated');
       const late = await connect('late-1');
       await publish('trip.member.removed', { tripId: 'o-late-add', userId: 'late-1' }, at(0));
       await publish('trip.member.added', { tripId: 'o-late-add', userId: 'late-1' }, at(-60));
-      await settled(late, 'late-1');
+      await settled(watcher, 'o-late-add');
       // Both events are delivered to the room: only the membership ignores the older one.
-      expect(seen.map((m) => m.type)).toEqual(['trip.member.removed', 'trip.member.added']);
+      expect(seen.map((m) => m.type)).toEqual(['trip.member.removed', 'trip.member.added', 'trip.activity']);
       expect(await request(late, 'trip:join', { tripId: 'o-late-add' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     });
 
     it('keeps a member in the trip when a removal older than their addition arrives after it', async () => {
+      const watcher = await watch('o-late-rm');
       const member = await connect('kept-1');
       await publish('trip.member.added', { tripId: 'o-late-rm', userId: 'kept-1' }, at(0));
-      await settled(member, 'kept-1');
+      await settled(watcher, 'o-late-rm');
       expect(await request(member, 'trip:join', { tripId: 'o-late-rm' })).toMatchObject({ ok: true });
       const left = collect(member, 'trip:left');
+      const userLeft = collect(watcher, 'user:left');
       const seen = collect(member, 'trip:updated');
       await publish('trip.member.removed', { tripId: 'o-late-rm', userId: 'kept-1' }, at(-60));
-      await settled(member, 'kept-1');
-      expect(seen.map((m) => m.type)).toEqual(['trip.member.removed']);
+      // The marker reaches the member: still in the room.
+      await settled(member, 'o-late-rm');
+      expect(seen.map((m) => m.type)).toEqual(['trip.member.removed', 'trip.activity']);
       expect(left).toEqual([]);
-      // Still in the room and still allowed: later events reach it, and it may publish.
-      const next = waitFor(member, 'trip:updated');
-      await publish('trip.updated', { tripId: 'o-late-rm', changes: { n: 1 } }, at(0));
-      expect(await next).toMatchObject({ type: 'trip.updated' });
+      expect(userLeft).toEqual([]);
+      // Still allowed: it may publish.
       expect(await request(member, 'trip:update', { tripId: 'o-late-rm', changes: { n: 2 } })).toMatchObject({ ok: true });
     });
 
     it('lets a removal win over an addition stamped with the same time, whichever arrives last', async () => {
+      const watcher = await watch('o-tie');
       const user = await connect('tied-1');
       const same = at(0);
       await publish('trip.member.removed', { tripId: 'o-tie', userId: 'tied-1' }, same);
       await publish('trip.member.added', { tripId: 'o-tie', userId: 'tied-1' }, same);
-      await settled(user, 'tied-1');
+      await settled(watcher, 'o-tie');
       expect(await request(user, 'trip:join', { tripId: 'o-tie' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
       // A later addition grants the trip again.
       await publish('trip.member.added', { tripId: 'o-tie', userId: 'tied-1' }, at(1));
-      await settled(user, 'tied-1');
+      await settled(watcher, 'o-tie');
       expect(await request(user, 'trip:join', { tripId: 'o-tie' })).toMatchObject({ ok: true });
     });
 
     it('does not empty the room for a deletion older than the one kept', async () => {
-      const owner = await connect('owner-1', { role: 'admin' });
+      const before = await watch('o-del');
+      const deleted = waitFor(before, 'trip:left');
       await publish('trip.deleted', { tripId: 'o-del' }, at(0));
-      await settled(owner, 'owner-1');
-      expect(await request(owner, 'trip:join', { tripId: 'o-del' })).toMatchObject({ ok: true });
+      expect(await deleted).toEqual({ tripId: 'o-del', reason: 'deleted' });
+      const owner = await connect('owner-1', { role: 'admin' });
+      const joined = await request(owner, 'trip:join', { tripId: 'o-del' });
       const left = collect(owner, 'trip:left');
-      const seen = waitFor(owner, 'trip:updated');
+      const seen = collect(owner, 'trip:updated');
       await publish('trip.deleted', { tripId: 'o-del' }, at(-60));
-      expect(await seen).toMatchObject({ type: 'trip.deleted' });
-      await settled(owner, 'owner-1');
+      await settled(owner, 'o-del');
       expect(left).toEqual([]);
+      // Delivered in the same epoch, which the stale deletion did not end.
+      expect(seen.map((m) => [m.type, m.seq, m.epoch])).toEqual([
+        ['trip.deleted', 1, joined.ok ? joined.epoch : ''],
+        ['trip.activity', 2, joined.ok ? joined.epoch : ''],
+      ]);
     });
   });
 }
