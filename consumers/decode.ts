@@ -30,6 +30,14 @@ function describe(error: z.ZodError, root?: string): string {
  * Turns a queue message body into a validated event, or says why it is rejected. The body is bytes,
  * a string, or a value the AMQP client already parsed from `application/json` (its size is then
  * measured on its re-serialization).
+ *
+ * What one message may cost before it is rejected: bytes and strings are measured before they are
+ * parsed, so no more than MAX_EVENT_BYTES is ever parsed here. The AMQP client, though, holds every
+ * delivered body whole (up to the broker's `max_message_size`: 128 MiB by default in RabbitMQ 3.13),
+ * AMQP_PREFETCH of them at a time, and parses `application/json` ones itself before this runs: that
+ * bound is the broker's, best set a little above MAX_EVENT_BYTES. An accepted event re-serializes
+ * to at most about 4.4 times its body (`1e20` becomes 21 digits; an invalid UTF-8 byte, 3 bytes), so
+ * what a stream hands out is bounded too; what it keeps is capped per stream by HISTORY_MAX_BYTES.
  */
 export function decodeEvent(body: unknown): Decoded {
   let value: unknown;

@@ -1,5 +1,5 @@
 import type { BridgeEvent, NotificationEvent, TripEvent, TripUpdatedMessage } from '../contracts/index.js';
-import type { DedupeStore, Lease, MembershipStore, StreamLeave } from '../src/state/stores.js';
+import type { DedupeStore, Lease, MembershipStore, Recorded, StreamLeave } from '../src/state/stores.js';
 import type { Streams } from '../src/state/streams.js';
 import type { Delivery } from './dispatcher.js';
 import { rooms, type FanoutPort } from './ports.js';
@@ -44,28 +44,34 @@ function leaveOf(event: TripEvent): StreamLeave | undefined {
 /** The trip events that change who may join; only they touch the membership store. */
 const MEMBERSHIP_EVENTS: ReadonlySet<TripEvent['type']> = new Set(['trip.member.added', 'trip.member.removed', 'trip.deleted']);
 
-/** Membership changes are recorded before the event goes out, so that a join racing with it sees them. */
-async function recordMembership(event: TripEvent, time: string, membership: MembershipStore, lease: Lease): Promise<void> {
-  const at = Math.floor(Date.parse(time) / 1000);
+/**
+ * Membership changes are recorded before the event goes out, so that a join racing with it sees them.
+ * 'stale': the store keeps a later change for that user (or deletion of the trip), and this one
+ * changes nothing. Times to the millisecond (a fraction of a second), still comparable with `iat`.
+ */
+async function recordMembership(event: TripEvent, time: string, membership: MembershipStore, lease: Lease): Promise<Recorded> {
+  const at = Date.parse(time) / 1000;
   if (event.type === 'trip.member.added' || event.type === 'trip.member.removed') {
     const change = event.type === 'trip.member.added' ? 'added' : 'removed';
-    await membership.record(event.data.tripId, event.data.userId, { change, at }, lease);
-  } else if (event.type === 'trip.deleted') {
-    await membership.record(event.data.tripId, undefined, { change: 'deleted', at }, lease);
+    return membership.record(event.data.tripId, event.data.userId, { change, at }, lease);
   }
+  return membership.record(event.data.tripId, undefined, { change: 'deleted', at }, lease);
 }
 
 async function deliverTripEvent(event: TripEvent, time: string, lease: Lease, deps: RouteDeps): Promise<Delivery> {
   const { tripId } = event.data;
   const stream = rooms.trip(tripId);
-  if (MEMBERSHIP_EVENTS.has(event.type)) await recordMembership(event, time, deps.membership, lease);
+  const recorded = MEMBERSHIP_EVENTS.has(event.type) ? await recordMembership(event, time, deps.membership, lease) : 'recorded';
   const message = { eventId: event.id, type: event.type, tripId, time, source: event.source, data: event.data } as Omit<
     TripUpdatedMessage,
     'seq' | 'epoch'
   >;
-  const leave = leaveOf(event);
+  // A stale change is still an event of the trip, delivered as any other; but it changes nothing, so
+  // nobody leaves and the stream is not dropped (a stale removal kicks no one, a stale deletion empties no room).
+  const leave = recorded === 'stale' ? undefined : leaveOf(event);
+  const drop = event.type === 'trip.deleted' && recorded !== 'stale';
   const appended = await deps.streams.writeLock.run(stream, () =>
-    deps.streams.trips.append({ stream, eventId: event.id, message, ...(leave ? { leave } : {}), drop: event.type === 'trip.deleted' }, lease),
+    deps.streams.trips.append({ stream, eventId: event.id, message, ...(leave ? { leave } : {}), drop }, lease),
   );
   return appended === 'appended' ? 'delivered' : 'duplicate';
 }

@@ -83,7 +83,12 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     audience: config.JWT_AUDIENCE,
     jwksCooldownMs: tuning.jwksCooldownMs,
   });
-  const history = { ...DEFAULT_HISTORY, size: config.HISTORY_SIZE, ttlMs: config.HISTORY_TTL_SECONDS * 1000 };
+  const history = {
+    ...DEFAULT_HISTORY,
+    size: config.HISTORY_SIZE,
+    maxBytes: config.HISTORY_MAX_BYTES,
+    ttlMs: config.HISTORY_TTL_SECONDS * 1000,
+  };
   // Instances that share a queue are one deployment: they share the adapter's channels and the keys.
   const cluster = config.REDIS_URL ? new RedisCluster(config.REDIS_URL, config.AMQP_QUEUE, logger) : undefined;
   const shared = cluster ? createRedisStores(cluster.client, cluster.entries, { prefix: `${cluster.key}:`, history }) : undefined;

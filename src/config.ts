@@ -47,6 +47,11 @@ const EnvSchema = z.object({
   REDIS_URL: z.url().optional(),
   HISTORY_SIZE: positiveInt.max(10_000).default(100),
   HISTORY_TTL_SECONDS: positiveInt.default(300),
+  HISTORY_MAX_BYTES: positiveInt
+    .min(1024)
+    .max(2 ** 30)
+    .default(1024 * 1024)
+    .describe('bytes of history kept per stream (trip or user), beside HISTORY_SIZE; the oldest entries go first'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   ENABLE_TEST_ENDPOINTS: bool.optional(),
   MAX_SOCKETS_PER_USER: positiveInt.max(100_000).default(DEFAULT_SOCKET_LIMITS.socketsPerUser).describe('sockets one user may hold on one instance'),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { outcomeOf } from './membership-order.js';
 import {
   FencedError,
   type Appended,
@@ -9,6 +10,7 @@ import {
   type Lease,
   type MembershipFact,
   type MembershipStore,
+  type Recorded,
   type Recovery,
   type StreamEntry,
   type StreamHead,
@@ -19,13 +21,18 @@ import {
 export interface HistoryLimits {
   /** Messages kept per stream (`HISTORY_SIZE`). */
   size: number;
+  /**
+   * Bytes kept per stream (`HISTORY_MAX_BYTES`), counted as each entry's JSON: the oldest go first
+   * while over it. Per stream, since that is what one Redis script can keep exact atomically.
+   */
+  maxBytes: number;
   /** How long a message is kept (`HISTORY_TTL_SECONDS`, in ms). */
   ttlMs: number;
   /** Messages kept across all streams; past it, the least recently used streams are forgotten. */
   maxMessages: number;
 }
 
-export const DEFAULT_HISTORY: HistoryLimits = { size: 100, ttlMs: 300_000, maxMessages: 200_000 };
+export const DEFAULT_HISTORY: HistoryLimits = { size: 100, maxBytes: 1024 * 1024, ttlMs: 300_000, maxMessages: 200_000 };
 
 export interface DedupeLimits {
   maxIds: number;
@@ -52,6 +59,9 @@ export class MemoryFence implements Fence {
 
 interface Stream<T> extends StreamHead {
   history: Array<StreamEntry<T>>;
+  /** The bytes of each entry of `history`, in the same order, and their sum. */
+  sizes: number[];
+  bytes: number;
 }
 
 /** Streams and their history in this process's memory: lost on restart, hence one epoch prefix per process. */
@@ -88,13 +98,10 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     s.seq += 1;
     const message = { ...write.message, seq: s.seq, epoch: s.epoch } as T;
     const entry: StreamEntry<T> = { stream: write.stream, seq: s.seq, at: this.now(), message, ...(write.leave ? { leave: write.leave } : {}) };
-    s.history.push(entry);
-    if (s.history.length > this.limits.size) {
-      s.history.shift(); // full: the size is unchanged
-    } else {
-      // A new object, since lru-cache re-measures a size only when the value changes.
-      this.streams.set(write.stream, { ...s });
-    }
+    const kept = s.history.length;
+    this.keep(s, entry);
+    // A new object, since lru-cache re-measures a size only when the value changes.
+    if (s.history.length !== kept) this.streams.set(write.stream, { ...s });
     this.sink(entry);
     if (write.drop) this.streams.delete(write.stream);
     return 'appended';
@@ -111,10 +118,10 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     const at = this.now();
     if (position.epoch !== s.epoch || position.seq > s.seq) return { recovered: false, head, at };
     const cutoff = at - this.limits.ttlMs;
-    while (s.history.length > 0 && s.history[0]!.at < cutoff) s.history.shift();
+    while (s.history.length > 0 && s.history[0]!.at < cutoff) this.dropOldest(s);
     const missed = s.history.filter((entry) => entry.seq > position.seq);
-    // Recovered only when the history still holds the first missed message.
-    const complete = position.seq === s.seq || missed[0]?.seq === position.seq + 1;
+    // Recovered only when the history holds every message after the position, up to the head.
+    const complete = missed.length === s.seq - position.seq && missed.every((e, i) => e.seq === position.seq + 1 + i);
     return complete ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
   }
 
@@ -122,10 +129,33 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     this.streams.clear();
   }
 
+  /**
+   * Keeps the entry, then drops the oldest while over either cap. An entry larger than the byte cap
+   * alone is not kept, and neither is anything before it: no replay could reach across it.
+   */
+  private keep(s: Stream<T>, entry: StreamEntry<T>): void {
+    const size = Buffer.byteLength(JSON.stringify(entry));
+    if (size > this.limits.maxBytes) {
+      s.history = [];
+      s.sizes = [];
+      s.bytes = 0;
+      return;
+    }
+    s.history.push(entry);
+    s.sizes.push(size);
+    s.bytes += size;
+    while (s.history.length > this.limits.size || s.bytes > this.limits.maxBytes) this.dropOldest(s);
+  }
+
+  private dropOldest(s: Stream<T>): void {
+    s.history.shift();
+    s.bytes -= s.sizes.shift() ?? 0;
+  }
+
   private open(stream: string): Stream<T> {
     let s = this.streams.get(stream);
     if (!s) {
-      s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, history: [] };
+      s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, history: [], sizes: [], bytes: 0 };
       this.streams.set(stream, s);
     }
     return s;
@@ -173,9 +203,13 @@ export class MemoryMembershipStore implements MembershipStore {
     this.facts = new LRUCache({ max: limits.maxFacts, ttl: limits.ttlMs });
   }
 
-  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void> {
+  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<Recorded> {
     this.fence?.check(lease);
-    this.facts.set(userId === undefined ? tripId : `${tripId}\n${userId}`, fact);
+    const key = userId === undefined ? tripId : `${tripId}\n${userId}`;
+    const outcome = outcomeOf(fact, this.facts.get(key));
+    // A stale fact does not even refresh the kept one's time limit: it changes nothing.
+    if (outcome === 'recorded') this.facts.set(key, fact);
+    return outcome;
   }
 
   async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {

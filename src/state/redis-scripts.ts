@@ -60,7 +60,7 @@ local function open(hash, history, fresh, keep)
   if not seq or owner ~= rid then
     seq, epoch = 0, fresh
     redis.call('DEL', history)
-    redis.call('HSET', hash, 'seq', 0, 'epoch', epoch, 'rid', rid)
+    redis.call('HSET', hash, 'seq', 0, 'epoch', epoch, 'rid', rid, 'bytes', 0)
   end
   redis.call('PEXPIRE', hash, keep)
   redis.call('PEXPIRE', history, keep)
@@ -73,18 +73,55 @@ end
 `;
 
 /**
+ * keep(hash, history, entry, size cap, byte cap): keeps the entry, then drops the oldest while the
+ * history holds more entries or more bytes than its caps. The hash's `bytes` is the sum of the
+ * history's entry lengths (Lua strings are bytes), kept up to date here rather than summed on each
+ * append; it is summed once when missing (a history kept by an older version) and starts again at 0
+ * whenever the history is gone. An entry larger than the byte cap alone is not kept, and neither is
+ * anything before it, since no replay could reach across it.
+ */
+const KEEP = `
+local function keep(hash, history, entry, size, maxBytes)
+  local bytes = tonumber(redis.call('HGET', hash, 'bytes'))
+  local count = redis.call('LLEN', history)
+  if count == 0 then
+    bytes = 0
+  elseif not bytes then
+    bytes = 0
+    for _, old in ipairs(redis.call('LRANGE', history, 0, -1)) do bytes = bytes + string.len(old) end
+  end
+  if string.len(entry) > maxBytes then
+    redis.call('DEL', history)
+    redis.call('HSET', hash, 'bytes', 0)
+    return
+  end
+  redis.call('RPUSH', history, entry)
+  count = count + 1
+  bytes = bytes + string.len(entry)
+  while count > size or bytes > maxBytes do
+    local old = redis.call('LPOP', history)
+    if not old then bytes = 0 break end
+    count = count - 1
+    bytes = bytes - string.len(old)
+  end
+  redis.call('HSET', hash, 'bytes', bytes)
+end
+`;
+
+/**
  * The one step of an event for one stream, atomic, so that what several instances rely on holds
  * whatever they do: KEYS fence, hash, history, lock, written; ARGV lease, new epoch, expiry ms,
  * message JSON (an object without seq/epoch), history size, window ms, channel, stream, leave JSON
- * ('' or `,"leave":{…}`), drop ('1' or '').
+ * ('' or `,"leave":{…}`), drop ('1' or ''), history bytes.
  *
  * Refused when the lease is not the valid one ('fenced': another consumer writes now); waits while a
  * join holds the stream's lock ('locked'); 'duplicate' when this event was written to this stream
- * within the window. Otherwise numbers the message, keeps the entry in history, marks the event
- * written, and publishes the entry to every instance: numbering and handing out cannot be separated,
- * so every instance receives each stream's entries in the order they were numbered.
+ * within the window. Otherwise numbers the message, keeps the entry in history (within both caps,
+ * see keep), marks the event written, and publishes the entry to every instance: numbering and
+ * handing out cannot be separated, so every instance receives each stream's entries in the order
+ * they were numbered.
  */
-export const APPEND = new Script(`${OPEN}
+export const APPEND = new Script(`${OPEN}${KEEP}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'locked'} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
@@ -95,10 +132,9 @@ local body = ARGV[4]
 local rest = body == '{}' and '}' or (',' .. string.sub(body, 2))
 local entry = '{"stream":"' .. ARGV[8] .. '","seq":' .. seq .. ',"at":' .. now() .. ARGV[9]
   .. ',"message":{"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. rest .. '}'
-redis.call('RPUSH', KEYS[3], entry)
+keep(KEYS[2], KEYS[3], entry, tonumber(ARGV[5]), tonumber(ARGV[11]))
 -- open() could not arm the expiry of a history that did not exist yet.
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
 redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
 redis.call('PUBLISH', ARGV[7], entry)
 if ARGV[10] == '1' then redis.call('DEL', KEYS[2], KEYS[3]) end
@@ -114,11 +150,26 @@ export const HEAD = new Script(`${OPEN}
 local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return {seq, epoch, now()}`);
 
-/** KEYS fence, key; ARGV lease, value, expiry ms. Sets the key only while the lease is valid (1), else 0. */
-export const SET_FENCED = new Script(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+/**
+ * A membership fact, compared and set in one step: KEYS fence, key; ARGV lease, fact JSON
+ * ({change, at}), expiry ms. 'fenced' while the lease is not the valid one; 'stale' when the kept fact
+ * is later, or at the same time and outranks it (a removal or deletion over an addition), leaving the
+ * kept one and its expiry alone; else sets the key: 'recorded'. The rule is outcomeOf's
+ * (membership-order.ts); keep the two equal. A kept value that does not parse is replaced.
+ */
+export const RECORD_FACT = new Script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
+local rank = { added = 0, removed = 1, deleted = 1 }
+local fact = cjson.decode(ARGV[2])
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  local ok, kept = pcall(cjson.decode, raw)
+  if ok and type(kept) == 'table' and type(kept.at) == 'number' and rank[kept.change] then
+    if fact.at < kept.at or (fact.at == kept.at and rank[fact.change] < rank[kept.change]) then return 'stale' end
+  end
+end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-return 1`);
+return 'recorded'`);
 
 /** KEYS key; ARGV value. Deletes the key only while it still holds that value (our lock token). */
 export const DELETE_IF = new Script(`

@@ -10,15 +10,17 @@ import {
   type HistoryLimits,
   type MembershipLimits,
 } from './memory-stores.js';
-import { DELETE_IF, poll, redis, SET_FENCED } from './redis-scripts.js';
+import { DELETE_IF, poll, RECORD_FACT, redis } from './redis-scripts.js';
 import { DEFAULT_LOCK_TTL_MS, redisKeys, RedisEntrySubscription, RedisStreamStore } from './redis-streams.js';
 import {
   FencedError,
+  StoreUnavailableError,
   type DedupeStore,
   type Fence,
   type Lease,
   type MembershipFact,
   type MembershipStore,
+  type Recorded,
   type StreamLock,
 } from './stores.js';
 
@@ -67,8 +69,9 @@ export class RedisDedupeStore implements DedupeStore {
 
 /**
  * Membership facts in Redis as JSON strings with a time limit: `<prefix>member:<trip>/<user>`,
- * `<prefix>deleted:<trip>`. Recorded only under the writer's valid lease, so that a consumer that
- * lost its channel cannot overwrite a later fact with an earlier one.
+ * `<prefix>deleted:<trip>`. Recorded only under the writer's valid lease (a consumer that lost its
+ * channel writes nothing more), and only when not older than the kept fact (a late event, or a
+ * publisher's retry, cannot undo a later change): both checks and the write are one script.
  */
 export class RedisMembershipStore implements MembershipStore {
   constructor(
@@ -76,12 +79,14 @@ export class RedisMembershipStore implements MembershipStore {
     private readonly options: { prefix: string; limits: MembershipLimits },
   ) {}
 
-  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void> {
+  async record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<Recorded> {
     const key = userId === undefined ? this.deletedKey(tripId) : this.memberKey(tripId, userId);
     const keys = [redisKeys(this.options.prefix).fence, key];
-    const args = [lease.token, JSON.stringify(fact), this.options.limits.ttlMs];
-    const recorded = await redis('record', () => SET_FENCED.run(this.client, keys, args));
-    if (recorded !== 1) throw new FencedError(`lease ${lease.token} is no longer valid`);
+    const args = [lease.token, JSON.stringify({ change: fact.change, at: fact.at }), this.options.limits.ttlMs];
+    const outcome = await redis('record', () => RECORD_FACT.run(this.client, keys, args));
+    if (outcome === 'fenced') throw new FencedError(`lease ${lease.token} is no longer valid`);
+    if (outcome !== 'recorded' && outcome !== 'stale') throw new StoreUnavailableError(`redis record: answered ${String(outcome)}`);
+    return outcome;
   }
 
   async lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }> {

@@ -26,7 +26,7 @@ export const DEFAULT_LOCK_TTL_MS = 5_000;
 export const redisKeys = (prefix: string) => ({
   /** The lease of the one writer (see Fence). */
   fence: `${prefix}fence`,
-  /** The stream's head: {seq, epoch, rid}; its braces keep the stream's keys in one cluster slot. */
+  /** The stream's head: {seq, epoch, rid, bytes of history}; its braces keep the stream's keys in one cluster slot. */
   stream: (stream: string) => `${prefix}stream:{${stream}}`,
   history: (stream: string) => `${prefix}history:{${stream}}`,
   /** Held by a join while it replays and enters the room. */
@@ -38,8 +38,8 @@ export const redisKeys = (prefix: string) => ({
 });
 
 /**
- * Streams in Redis, shared by every instance: a hash `stream:{name}` {seq, epoch, rid} and a list
- * `history:{name}` of entries (JSON). Both expire together after twice the history age without use,
+ * Streams in Redis, shared by every instance: a hash `stream:{name}` {seq, epoch, rid, bytes} and a
+ * list `history:{name}` of entries (JSON), capped in count and in bytes (`bytes`: the list's total). Both expire together after twice the history age without use,
  * after which the stream starts a new epoch. Every append is one script (APPEND): lease, numbering,
  * history, de-duplication and the hand-out to every instance happen in one atomic step, one round trip.
  */
@@ -75,6 +75,7 @@ export class RedisStreamStore<T> implements StreamStore<T> {
       write.stream,
       leave,
       write.drop ? '1' : '',
+      this.options.limits.maxBytes,
     ];
     const [outcome] = await poll('append', this.lockTtlMs * 2, async () => {
       const reply = (await APPEND.run(this.client, keys, args)) as [string, number?];

@@ -110,14 +110,26 @@ export interface DedupeStore {
 /** The last membership change of a user in a trip, or of the trip itself, with its time in seconds. */
 export interface MembershipFact {
   change: 'added' | 'removed' | 'deleted';
-  /** Seconds since the epoch, comparable with a token's `iat`. */
+  /**
+   * The event's `time` in seconds since the epoch, to the millisecond (a fraction): comparable with a
+   * token's whole-second `iat` (`iat <= at` as with whole seconds) and ordering facts within a second.
+   */
   at: number;
 }
 
-/** Membership changes learned from `trip.member.*` and `trip.deleted` events, kept for a time. */
+/** What became of a fact: kept, or older than the one kept for the same trip and user (nothing changed). */
+export type Recorded = 'recorded' | 'stale';
+
+/**
+ * Membership changes learned from `trip.member.*` and `trip.deleted` events, kept for a time. Facts are
+ * ordered by their event's time, not by arrival: see outcomeOf (membership-order.ts) for the rule.
+ */
 export interface MembershipStore {
-  /** Records the latest change of one user in a trip (the trip's, without `userId`), if `lease` is valid. */
-  record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<void>;
+  /**
+   * Records a change of one user in a trip (the trip's deletion, without `userId`) unless the fact kept
+   * for them is later ('stale': nothing changed), in one atomic step with the check of `lease`.
+   */
+  record(tripId: string, userId: string | undefined, fact: MembershipFact, lease: Lease): Promise<Recorded>;
   /** The user's latest change in the trip and the trip's deletion, where known. */
   lookup(tripId: string, userId: string): Promise<{ member?: MembershipFact; deleted?: MembershipFact }>;
   close(): Promise<void>;

@@ -30,6 +30,7 @@ describe('loadConfig defaults (CONTRACT §1)', () => {
     ['AMQP_QUEUE', 'realtime-bridge'],
     ['HISTORY_SIZE', 100],
     ['HISTORY_TTL_SECONDS', 300],
+    ['HISTORY_MAX_BYTES', 1_048_576],
     ['SHUTDOWN_TIMEOUT_MS', 10_000],
     ['ENABLE_TEST_ENDPOINTS', true],
   ] as const)('%s defaults to %j', (name, value) => {
@@ -58,12 +59,14 @@ describe('loadConfig parsing', () => {
       PORT: '8080',
       FRONTEND_URLS: 'https://app.example.com, https://admin.example.com',
       HISTORY_SIZE: '250',
+      HISTORY_MAX_BYTES: '65536',
       ENABLE_TEST_ENDPOINTS: 'false',
       JWT_SECRET: PROD_SECRET,
     });
     expect(config.PORT).toBe(8080);
     expect(config.FRONTEND_URLS).toEqual(['https://app.example.com', 'https://admin.example.com']);
     expect(config.HISTORY_SIZE).toBe(250);
+    expect(config.HISTORY_MAX_BYTES).toBe(65_536);
     expect(config.ENABLE_TEST_ENDPOINTS).toBe(false);
     expect(config.JWT_SECRET).toBe(PROD_SECRET);
     expect(config.usingDevSecret).toBe(false);
@@ -106,6 +109,11 @@ describe('loadConfig refuses bad values with one line naming the variable', () =
     ['JWT_JWKS_URL', 'not a url'],
     ['HISTORY_SIZE', '0'],
     ['HISTORY_TTL_SECONDS', '1.5'],
+    ['HISTORY_MAX_BYTES', '0'],
+    ['HISTORY_MAX_BYTES', '1023'],
+    ['HISTORY_MAX_BYTES', '1.5'],
+    ['HISTORY_MAX_BYTES', '1MiB'],
+    ['HISTORY_MAX_BYTES', String(2 ** 30 + 1)],
     ['SHUTDOWN_TIMEOUT_MS', 'soon'],
     ['AMQP_PREFETCH', '0'],
     ['ENABLE_TEST_ENDPOINTS', 'maybe'],

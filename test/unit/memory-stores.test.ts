@@ -11,6 +11,7 @@ import {
 } from '../../src/state/memory-stores.js';
 import { FencedError, type Lease, type StreamEntry, type StreamWrite } from '../../src/state/stores.js';
 import { createMemoryStreams } from '../../src/state/streams.js';
+import { ORDER_CASES } from '../helpers/membership-order.js';
 
 /** What the tests write: a text, to which the store adds the message's place. */
 interface Note {
@@ -285,6 +286,52 @@ describe('MemoryStreamStore history', () => {
     expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 3 }] });
   });
 
+  /** The bytes an entry costs in history: its JSON, as the Redis store keeps it. */
+  const bytesOf = (entry: StreamEntry<Note>) => Buffer.byteLength(JSON.stringify(entry));
+
+  it('keeps no more bytes per stream than its byte cap, dropping the oldest entries first', async () => {
+    const probe = await setup({ now: () => 1_000 });
+    await probe.write('trip:p0');
+    const size = bytesOf(probe.entries[0]!);
+    const capped = await setup({ limits: { maxBytes: 3 * size + size / 2 }, now: () => 1_000 });
+    for (let i = 0; i < 6; i++) await capped.write('trip:t1');
+    await capped.write('trip:t2');
+    expect(capped.entries.map(bytesOf).every((b) => b === size)).toBe(true);
+    const { epoch } = await capped.streams.head('trip:t1');
+    expect(await capped.streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: false, head: { seq: 6, epoch } });
+    expect(await capped.streams.since('trip:t1', { seq: 3, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 4 }, { seq: 5 }, { seq: 6 }] });
+    // Per stream: another stream's entries do not count against it.
+    const t2 = await capped.streams.head('trip:t2');
+    expect(await capped.streams.since('trip:t2', { seq: 0, epoch: t2.epoch })).toMatchObject({ recovered: true, entries: [{ seq: 1 }] });
+  });
+
+  it('hands out an entry larger than the byte cap but keeps nothing up to it: no replay can reach across it', async () => {
+    const { streams, entries, write, lease } = await setup({ limits: { maxBytes: 1_024 } });
+    await write('trip:t1');
+    await streams.append({ stream: 'trip:t1', eventId: 'evt-big', message: { text: 'x'.repeat(2_000) } }, lease);
+    await write('trip:t1');
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(bytesOf(entries[1]!)).toBeGreaterThan(1_024);
+    const { epoch } = await streams.head('trip:t1');
+    expect(await streams.since('trip:t1', { seq: 0, epoch })).toMatchObject({ recovered: false, head: { seq: 3 } });
+    expect(await streams.since('trip:t1', { seq: 1, epoch })).toMatchObject({ recovered: false, head: { seq: 3 } });
+    expect(await streams.since('trip:t1', { seq: 2, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 3 }] });
+  });
+
+  it('counts no bytes for entries that aged out: the cap fills up again after them', async () => {
+    let now = 1_000_000;
+    const probe = await setup({ now: () => now });
+    await probe.write('trip:p0');
+    const size = bytesOf(probe.entries[0]!);
+    const { streams, write } = await setup({ limits: { ttlMs: 1_000, maxBytes: 3 * size + size / 2 }, now: () => now });
+    for (let i = 0; i < 3; i++) await write('trip:t1');
+    now += 1_500;
+    const { epoch } = await streams.head('trip:t1');
+    expect(await streams.since('trip:t1', { seq: 0, epoch })).toMatchObject({ recovered: false });
+    for (let i = 0; i < 3; i++) await write('trip:t1');
+    expect(await streams.since('trip:t1', { seq: 3, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 4 }, { seq: 5 }, { seq: 6 }] });
+  });
+
   it('cannot recover across epochs, or from a position it never gave out', async () => {
     const { streams, write } = await setup();
     await write('trip:t1');
@@ -355,6 +402,33 @@ describe('MemoryMembershipStore', () => {
     expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: 10 } });
     await membership.record('t1', 'u1', { change: 'removed', at: 30 }, valid);
     expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: 30 } });
+  });
+
+  describe('orders facts by their time', () => {
+    it.each(ORDER_CASES)('$name', async ({ user, facts, outcomes, kept }) => {
+      const membership = new MemoryMembershipStore();
+      const got = [];
+      for (const fact of facts) got.push(await membership.record('t1', user, fact, lease));
+      expect(got).toEqual(outcomes);
+      const { member, deleted } = await membership.lookup('t1', user ?? 'anyone');
+      expect(user === undefined ? deleted : member).toEqual(kept);
+    });
+
+    it('orders a user\'s facts apart from the trip\'s deletion and from other users\' facts', async () => {
+      const membership = new MemoryMembershipStore();
+      expect(await membership.record('t1', 'u1', { change: 'removed', at: 200 }, lease)).toBe('recorded');
+      expect(await membership.record('t1', undefined, { change: 'deleted', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.record('t1', 'u2', { change: 'added', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.record('t2', 'u1', { change: 'added', at: 100 }, lease)).toBe('recorded');
+      expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: 200 }, deleted: { change: 'deleted', at: 100 } });
+    });
+
+    it('records any fact again once the stored one has expired', async () => {
+      const membership = new MemoryMembershipStore({ maxFacts: 10, ttlMs: 30 });
+      await membership.record('t1', 'u1', { change: 'removed', at: 200 }, lease);
+      await sleep(60);
+      expect(await membership.record('t1', 'u1', { change: 'added', at: 100 }, lease)).toBe('recorded');
+    });
   });
 
   it('records under any lease when it has no fence', async () => {

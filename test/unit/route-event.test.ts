@@ -220,6 +220,42 @@ describe('routeEvent: membership and history', () => {
     expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: at + 3600 } });
   });
 
+  it('records the event time to the millisecond', async () => {
+    const { membership, route } = await setup();
+    await route(event('trip.member.added', { tripId: 't1', userId: 'u1' }, { time: '2026-11-25T10:00:00.250+01:00' }));
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: at - 3600 + 0.25 } });
+  });
+
+  it('delivers a trip.member.removed older than the kept addition, but no socket leaves and the addition stands', async () => {
+    const { membership, route, entries } = await setup();
+    await route(event('trip.member.added', { tripId: 't1', userId: 'u1' }, { time: '2026-11-25T10:01:00.000Z' }));
+    expect(await route(event('trip.member.removed', { tripId: 't1', userId: 'u1' }))).toBe('delivered');
+    expect(entries.map((e) => e.message.type)).toEqual(['trip.member.added', 'trip.member.removed']);
+    expect(entries[1]?.leave).toBeUndefined();
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'added', at: at + 60 } });
+  });
+
+  it('delivers a trip.member.added older than the kept removal, and grants nothing', async () => {
+    const { membership, route, entries } = await setup();
+    await route(event('trip.member.removed', { tripId: 't1', userId: 'u1' }, { time: '2026-11-25T10:01:00.000Z' }));
+    expect(entries[0]?.leave).toEqual({ reason: 'removed', userId: 'u1' });
+    expect(await route(event('trip.member.added', { tripId: 't1', userId: 'u1' }))).toBe('delivered');
+    expect(entries).toHaveLength(2);
+    expect(await membership.lookup('t1', 'u1')).toEqual({ member: { change: 'removed', at: at + 60 } });
+  });
+
+  it('delivers a trip.deleted older than the kept deletion without emptying the room or dropping the history', async () => {
+    const { streams, membership, route, entries } = await setup();
+    await route(event('trip.deleted', { tripId: 't1' }, { time: '2026-11-25T10:01:00.000Z' }));
+    await route(event('trip.updated', { tripId: 't1', changes: {} }));
+    const before = await streams.trips.head('trip:t1');
+    expect(await route(event('trip.deleted', { tripId: 't1' }))).toBe('delivered');
+    expect(entries.at(-1)).toMatchObject({ message: { type: 'trip.deleted', seq: 2, epoch: before.epoch } });
+    expect(entries.at(-1)?.leave).toBeUndefined();
+    expect(await streams.trips.head('trip:t1')).toMatchObject({ seq: 2, epoch: before.epoch });
+    expect(await membership.lookup('t1', 'u1')).toEqual({ deleted: { change: 'deleted', at: at + 60 } });
+  });
+
   it('keeps what it delivered for recovery, numbered as delivered', async () => {
     const { streams, route, entries } = await setup();
     await route(event('trip.updated', { tripId: 't1', changes: { a: 1 } }));
