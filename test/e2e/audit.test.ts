@@ -1,41 +1,26 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_ROUTE_LIMIT } from '../../src/http/test-routes.js';
 import { DEFAULT_SOCKET_LIMITS, MAX_SOCKETS_PER_USER } from '../../src/realtime/socket-limits.js';
-import { TestAmqp, uniqueName } from '../helpers/amqp.js';
 import { amqpUrl } from '../helpers/bridge.js';
 import { connectClient, connectError, createClient, request, type TestSocket } from '../helpers/client.js';
-import { runService, type ServiceProcess } from '../helpers/process.js';
-import { signToken, TEST_SECRET } from '../helpers/tokens.js';
+import { startOwnService, type OwnService } from '../helpers/process.js';
+import { signToken } from '../helpers/tokens.js';
 
 type Line = Record<string, unknown>;
 const LOCALHOST = expect.stringMatching(/127\.0\.0\.1|::1/);
 
 describe.skipIf(!amqpUrl)('the audit trail of a running service', () => {
-  const name = uniqueName('audit');
-  const amqp = amqpUrl ? new TestAmqp(amqpUrl) : undefined;
-  let service: ServiceProcess | undefined;
+  let own: OwnService | undefined;
   const sockets: TestSocket[] = [];
 
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
-    service?.child.kill('SIGKILL');
-    await amqp?.cleanup([name, `${name}.dead-letter`], [`${name}.events`]);
-    await amqp?.close();
+    await own?.stop();
   });
 
   it('logs refused handshakes, forbidden joins, rate-limit hits and admin actions with user and address, counts them, and never logs a token', async () => {
-    service = runService({
-      NODE_ENV: 'test',
-      PORT: '0',
-      JWT_SECRET: TEST_SECRET,
-      LOG_LEVEL: 'info',
-      AMQP_URL: amqpUrl ?? '',
-      AMQP_QUEUE: name,
-      AMQP_EXCHANGE: `${name}.events`,
-    });
-    const svc = service;
-    const started = await svc.waitForLog((l) => l.event === 'bridge.started');
-    const url = `http://127.0.0.1:${started.port as number}`;
+    own = await startOwnService(amqpUrl!, 'audit');
+    const { service: svc, url } = own;
     const find = (event: string, match: (l: Line) => boolean = () => true) =>
       svc.waitForLog((l) => l.event === event && match(l), 5000);
 

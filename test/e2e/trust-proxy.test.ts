@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestAmqp, uniqueName } from '../helpers/amqp.js';
 import { amqpUrl, startTestBridge, type TestBridge } from '../helpers/bridge.js';
 import { createClient, type TestSocket } from '../helpers/client.js';
-import { runService, type ServiceProcess } from '../helpers/process.js';
-import { signToken, TEST_SECRET } from '../helpers/tokens.js';
+import { startOwnService, type OwnService } from '../helpers/process.js';
+import { signToken } from '../helpers/tokens.js';
 
 const BUDGET = 3;
 
@@ -62,32 +61,17 @@ describe.skipIf(!amqpUrl)('per-address handshake budgets and TRUST_PROXY', () =>
 });
 
 describe.skipIf(!amqpUrl)('audit lines behind a trusted proxy', () => {
-  const name = uniqueName('xff-audit');
-  const amqp = amqpUrl ? new TestAmqp(amqpUrl) : undefined;
-  let service: ServiceProcess | undefined;
+  let own: OwnService | undefined;
   const sockets: TestSocket[] = [];
 
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
-    service?.child.kill('SIGKILL');
-    await amqp?.cleanup([name, `${name}.dead-letter`], [`${name}.events`]);
-    await amqp?.close();
+    await own?.stop();
   });
 
   it("name the client from X-Forwarded-For, on the socket and the HTTP side", async () => {
-    service = runService({
-      NODE_ENV: 'test',
-      PORT: '0',
-      JWT_SECRET: TEST_SECRET,
-      LOG_LEVEL: 'info',
-      AMQP_URL: amqpUrl ?? '',
-      AMQP_QUEUE: name,
-      AMQP_EXCHANGE: `${name}.events`,
-      TRUST_PROXY: '127.0.0.1, ::1',
-    });
-    const svc = service;
-    const started = await svc.waitForLog((l) => l.event === 'bridge.started');
-    const url = `http://127.0.0.1:${started.port as number}`;
+    own = await startOwnService(amqpUrl!, 'xff-audit', { TRUST_PROXY: '127.0.0.1, ::1' });
+    const { service: svc, url } = own;
 
     expect(await handshake(url, 'not-a-token', '198.51.100.1, 203.0.113.7', sockets)).toBe('token_invalid');
     expect(await svc.waitForLog((l) => l.event === 'socket.refused' && l.code === 'token_invalid', 5000)).toMatchObject({ address: '203.0.113.7' });

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { TestAmqp, uniqueName } from './amqp.js';
+import { TEST_SECRET } from './tokens.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 
@@ -58,4 +60,40 @@ export function runService(env: Record<string, string>): ServiceProcess {
       ]);
     },
   };
+}
+
+/** A service process on port 0 with a queue and exchange of its own, and its URL once it started. */
+export interface OwnService {
+  service: ServiceProcess;
+  url: string;
+  /** Kills the process and deletes its queues and exchange. */
+  stop(): Promise<void>;
+}
+
+/** Starts the compiled service against the broker at `amqpUrl`, under a unique queue named after `prefix`. */
+export async function startOwnService(amqpUrl: string, prefix: string, env: Record<string, string> = {}): Promise<OwnService> {
+  const name = uniqueName(prefix);
+  const amqp = new TestAmqp(amqpUrl);
+  const service = runService({
+    NODE_ENV: 'test',
+    PORT: '0',
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'info',
+    AMQP_URL: amqpUrl,
+    AMQP_QUEUE: name,
+    AMQP_EXCHANGE: `${name}.events`,
+    ...env,
+  });
+  const stop = async () => {
+    service.child.kill('SIGKILL');
+    await amqp.cleanup([name, `${name}.dead-letter`], [`${name}.events`]);
+    await amqp.close();
+  };
+  try {
+    const started = await service.waitForLog((l) => l.event === 'bridge.started');
+    return { service, url: `http://127.0.0.1:${started.port as number}`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
