@@ -28,11 +28,17 @@ export interface HistoryLimits {
   maxBytes: number;
   /** How long a message is kept (`HISTORY_TTL_SECONDS`, in ms). */
   ttlMs: number;
-  /** Messages kept across all streams; past it, the least recently used streams are forgotten. */
-  maxMessages: number;
+  /**
+   * Bytes of history kept across all streams of this process (each stream also costs
+   * STREAM_OVERHEAD_BYTES); past it, the least recently used streams are forgotten.
+   */
+  totalBytes: number;
 }
 
-export const DEFAULT_HISTORY: HistoryLimits = { size: 100, maxBytes: 1024 * 1024, ttlMs: 300_000, maxMessages: 200_000 };
+export const DEFAULT_HISTORY: HistoryLimits = { size: 100, maxBytes: 1024 * 1024, ttlMs: 300_000, totalBytes: 256 * 1024 * 1024 };
+
+/** What a stream costs the memory budget beside its history: its head, its arrays, its key. */
+export const STREAM_OVERHEAD_BYTES = 256;
 
 export interface DedupeLimits {
   maxIds: number;
@@ -79,8 +85,8 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     private readonly now: () => number = Date.now,
     dedupe: DedupeLimits = DEFAULT_DEDUPE,
   ) {
-    // Sized by the messages a stream holds, so that many busy trips cannot exhaust memory.
-    this.streams = new LRUCache({ maxSize: limits.maxMessages, sizeCalculation: (s) => s.history.length + 1 });
+    // Sized by the bytes a stream holds, so that many busy trips (or large events) cannot exhaust memory.
+    this.streams = new LRUCache({ maxSize: limits.totalBytes, sizeCalculation: (s) => s.bytes + STREAM_OVERHEAD_BYTES });
     this.written = new LRUCache({ max: dedupe.maxIds, ttl: dedupe.windowMs });
   }
 
@@ -98,10 +104,10 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     s.seq += 1;
     const message = { ...write.message, seq: s.seq, epoch: s.epoch } as T;
     const entry: StreamEntry<T> = { stream: write.stream, seq: s.seq, at: this.now(), message, ...(write.leave ? { leave: write.leave } : {}) };
-    const kept = s.history.length;
+    const bytes = s.bytes;
     this.keep(s, entry);
     // A new object, since lru-cache re-measures a size only when the value changes.
-    if (s.history.length !== kept) this.streams.set(write.stream, { ...s });
+    if (s.bytes !== bytes) this.streams.set(write.stream, { ...s });
     this.sink(entry);
     if (write.drop) this.streams.delete(write.stream);
     return 'appended';

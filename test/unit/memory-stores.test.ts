@@ -6,6 +6,7 @@ import {
   MemoryFence,
   MemoryMembershipStore,
   MemoryStreamStore,
+  STREAM_OVERHEAD_BYTES,
   type DedupeLimits,
   type HistoryLimits,
 } from '../../src/state/memory-stores.js';
@@ -100,9 +101,12 @@ describe('MemoryStreamStore numbering', () => {
     expect(one.epoch).not.toBe(two.epoch);
   });
 
-  it('forgets the least recently used streams past its message budget, restarting them under a new epoch', async () => {
-    // Each stream costs its history plus one: with one message each, two streams fit in 4.
-    const { entries, write } = await setup({ limits: { size: 1, maxMessages: 4 } });
+  it('forgets the least recently used streams past its byte budget, restarting them under a new epoch', async () => {
+    // Each stream costs its history's bytes plus a fixed overhead: two streams of one message fit, three do not.
+    const probe = await setup();
+    await probe.write('trip:a');
+    const one = Buffer.byteLength(JSON.stringify(probe.entries[0])) + STREAM_OVERHEAD_BYTES;
+    const { entries, write } = await setup({ limits: { size: 1, totalBytes: 2 * one + 10 } });
     await write('trip:a');
     await write('trip:a');
     await write('trip:b');
