@@ -44,12 +44,10 @@ export class TripPresence {
    */
   async entered(socket: BridgeSocket, room: string): Promise<PresenceEntry[]> {
     const me = presenceOf(socket.data.user);
-    const { first, departed } = await this.store.enter(room, socket.id, me);
+    const { first, users, departed } = await this.store.enter(room, socket.id, me);
     this.announce(departed);
     if (first) socket.to(room).emit('user:joined', { tripId: tripIdOf(room), ...me });
-    const { users, departed: more } = await this.store.list(room);
-    this.announce(more);
-    return users.some((u) => u.userId === me.userId) ? users : [...users, me];
+    return users;
   }
 
   /**

@@ -9,15 +9,13 @@ export interface Departure {
 /**
  * Who is in each room, across instances: per room its sockets' users, by socket id. Nothing of a
  * socket's handshake is kept (no token, header or cookie): a user id and a display name. Each call
- * costs the same whatever the room's size, except `list`, which answers with the whole room.
+ * costs the same whatever the room's size, except that `enter` answers with the room's users.
  */
 export interface PresenceStore {
-  /** The socket entered the room: true when it is its user's first socket there. */
+  /** The socket entered the room: whether it is its user's first socket there, and who is in the room now. */
   enter(room: string, socketId: string, user: PresenceEntry): Promise<EnterResult>;
   /** The socket left the room (or is disconnecting). */
   leave(room: string, socketId: string): Promise<LeaveResult>;
-  /** Every user with a socket in the room, once each. */
-  list(room: string): Promise<{ users: PresenceEntry[]; departed: Departure[] }>;
   /**
    * Confirms that these sockets are still in the room (called periodically for every local room):
    * entries not confirmed in time belong to an instance that is gone, and are dropped.
@@ -28,6 +26,8 @@ export interface PresenceStore {
 /** `departed`: users whose entries had expired (their instance is gone), found on the way. */
 export interface EnterResult {
   first: boolean;
+  /** Every user with a socket in the room, this one included, once each. */
+  users: PresenceEntry[];
   departed: Departure[];
 }
 
@@ -53,12 +53,15 @@ export class MemoryPresenceStore implements PresenceStore {
   async enter(room: string, socketId: string, user: PresenceEntry): Promise<EnterResult> {
     let r = this.rooms.get(room);
     if (!r) this.rooms.set(room, (r = { sockets: new Map(), users: new Map() }));
-    if (r.sockets.has(socketId)) return { first: false, departed: [] };
-    r.sockets.set(socketId, user.userId);
-    const known = r.users.get(user.userId);
-    if (known) known.sockets += 1;
-    else r.users.set(user.userId, { entry: user, sockets: 1 });
-    return { first: !known, departed: [] };
+    let first = false;
+    if (!r.sockets.has(socketId)) {
+      r.sockets.set(socketId, user.userId);
+      const known = r.users.get(user.userId);
+      if (known) known.sockets += 1;
+      else r.users.set(user.userId, { entry: user, sockets: 1 });
+      first = !known;
+    }
+    return { first, users: [...r.users.values()].map((u) => u.entry), departed: [] };
   }
 
   async leave(room: string, socketId: string): Promise<LeaveResult> {
@@ -72,10 +75,6 @@ export class MemoryPresenceStore implements PresenceStore {
     r.users.delete(userId);
     if (r.users.size === 0) this.rooms.delete(room);
     return { userId, last: true, departed: [] };
-  }
-
-  async list(room: string): Promise<{ users: PresenceEntry[]; departed: Departure[] }> {
-    return { users: [...(this.rooms.get(room)?.users.values() ?? [])].map((u) => u.entry), departed: [] };
   }
 
   async refresh(): Promise<Departure[]> {

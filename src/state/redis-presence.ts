@@ -43,12 +43,12 @@ local function keep(ttl)
 end
 `;
 
-/** enter(socket id, user id, name, ttl) → first (1/0), then the departed users. */
+/** enter(socket id, user id, name, ttl) → first (1/0), the departed users, the room's user ids, and its names (id, name pairs). */
 const ENTER = new Script(`${COMMON}
 local gone = purge()
 local first = add(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 keep(tonumber(ARGV[4]))
-return { first, gone }
+return { first, gone, redis.call('HKEYS', users), redis.call('HGETALL', names) }
 `);
 
 /** leave(socket id) → user id ('' when the socket was not there), last (1/0), then the departed users. */
@@ -66,18 +66,6 @@ if redis.call('HINCRBY', users, uid, -1) <= 0 then
   last = 1
 end
 return { uid, last, gone }
-`);
-
-/** list() → the departed users, then user ids and their names ('' for none), in two parallel lists. */
-const LIST = new Script(`${COMMON}
-local gone = purge()
-local ids = redis.call('HKEYS', users)
-local named = {}
-if #ids > 0 then
-  named = redis.call('HMGET', names, unpack(ids))
-  for i = 1, #ids do if not named[i] then named[i] = '' end end
-end
-return { gone, ids, named }
 `);
 
 /** refresh(ttl, then socket id, user id, name for each socket) → the departed users. */
@@ -106,21 +94,20 @@ export class RedisPresenceStore implements PresenceStore {
 
   async enter(room: string, socketId: string, user: PresenceEntry): Promise<EnterResult> {
     const reply = await redis('presence enter', () => ENTER.run(this.client, this.keys(room), [socketId, user.userId, user.name ?? '', this.ttlMs]));
-    const [first, gone] = reply as [number, string[]];
-    return { first: first === 1, departed: departures(room, gone) };
+    const [first, gone, ids, pairs] = reply as [number, string[], string[], string[]];
+    const names = new Map<string, string>();
+    for (let i = 0; i + 1 < pairs.length; i += 2) names.set(pairs[i]!, pairs[i + 1]!);
+    const users = ids.map((userId) => {
+      const name = names.get(userId);
+      return name === undefined ? { userId } : { userId, name };
+    });
+    return { first: first === 1, users, departed: departures(room, gone) };
   }
 
   async leave(room: string, socketId: string): Promise<LeaveResult> {
     const reply = await redis('presence leave', () => LEAVE.run(this.client, this.keys(room), [socketId]));
     const [userId, last, gone] = reply as [string, number, string[]];
     return { ...(userId ? { userId } : {}), last: last === 1, departed: departures(room, gone) };
-  }
-
-  async list(room: string): Promise<{ users: PresenceEntry[]; departed: Departure[] }> {
-    const reply = await redis('presence list', () => LIST.run(this.client, this.keys(room), []));
-    const [gone, ids, names] = reply as [string[], string[], string[]];
-    const users = ids.map((userId, i) => (names[i] ? { userId, name: names[i] } : { userId }));
-    return { users, departed: departures(room, gone) };
   }
 
   async refresh(room: string, sockets: Array<{ socketId: string; user: PresenceEntry }>): Promise<Departure[]> {

@@ -120,8 +120,6 @@ describe.skipIf(!amqpUrl || !redisUrl)('presence across instances, from shared s
       const second = await request(fay, 'trip:join', { tripId });
       expect(users((second as { presence: Presence }).presence)).toEqual(['eve', 'fay']);
       expect(await departed).toEqual({ tripId, userId: 'ghost' });
-      // Live users' entries are confirmed by their instances and stay.
-      expect(users((await ghosts.list(room)).users)).toEqual(['eve', 'fay']);
     } finally {
       await redis.quit();
     }
