@@ -2,11 +2,11 @@ import { Rng } from '../chaos/rng.js';
 import { FuzzAmqp } from './amqp-side.js';
 import { checkDeadLetters, checkDelivery, checkHealth, type DeadLetterSummary } from './checks.js';
 import { AmqpLedger } from './ledger.js';
-import { summarizeMemory, type MemorySummary } from './memory.js';
+import { summarizeMemory, type MemoryPoint, type MemorySummary } from './memory.js';
 import { formatReport } from './report.js';
 import { ALL_SURFACES, pickSurface } from './surfaces/index.js';
-import { SURFACES, type FuzzContext, type SurfaceName } from './surfaces/types.js';
-import { Target, type BadLine } from './target.js';
+import { SURFACES, type FuzzContext, type KnownDefect, type SurfaceName } from './surfaces/types.js';
+import { rssOf, Target, type BadLine } from './target.js';
 import { FUZZ_SECRET } from './tokens.js';
 
 export interface FuzzOptions {
@@ -20,6 +20,8 @@ export interface FuzzOptions {
   settleMs?: number;
   /** The RSS growth allowed between the end of the warm-up and the end of the settle period. Default 32 MB. */
   memoryBoundBytes?: number;
+  /** Known, unfixed defects whose inputs this run does not generate (see KNOWN_DEFECTS). */
+  avoid?: KnownDefect[];
   /** Run only these case numbers (to reproduce a finding), instead of cases until the time is up. */
   onlyCases?: number[];
   log?: (line: string) => void;
@@ -39,6 +41,7 @@ export interface FuzzReport {
   ok: boolean;
   seed: number;
   durationMs: number;
+  avoided: KnownDefect[];
   cases: number;
   bySurface: Record<SurfaceName, number>;
   violations: Violation[];
@@ -68,6 +71,8 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
   const amqp = new FuzzAmqp(options.amqpUrl, exchange);
   const ledger = new AmqpLedger();
   const inFlight = new Map<number, SurfaceName>();
+  /** When recent cases ended (the last 64). */
+  const finished = new Map<number, number>();
   const inputs = new Map<number, { surface: SurfaceName; input: string }>();
   const violations: Violation[] = [];
   const bySurface = Object.fromEntries(SURFACES.map((s) => [s, 0])) as Record<SurfaceName, number>;
@@ -91,14 +96,23 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
       // One address sends every handshake here: the per-address budget would refuse most of them.
       HANDSHAKES_PER_ADDRESS: '1000000',
     },
-    () => [...inFlight.keys()],
+    // A line is written a moment after the packet that caused it: the cases just finished count too.
+    () => [...inFlight.keys(), ...[...finished].filter(([, at]) => Date.now() - at < 500).map(([c]) => c)].sort((a, b) => a - b),
   );
   const started = Date.now();
-  let warmAt = started;
+  let warm: MemoryPoint | undefined;
+  let end: MemoryPoint | undefined;
+  /** A forced collection, then RSS: a point of comparison free of garbage not yet collected. */
+  const settledPoint = async (): Promise<MemoryPoint | undefined> => {
+    const heapBytes = await target.forceGc();
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBytes = await rssOf(target.pid);
+    return rssBytes === undefined ? undefined : { rssBytes, heapBytes };
+  };
   try {
     await target.started();
     target.sampleMemory(500);
-    const ctx: FuzzContext = { url: target.url, port: target.port, seed, amqp, ledger };
+    const ctx: FuzzContext = { url: target.url, port: target.port, seed, amqp, ledger, avoid: new Set(options.avoid ?? []) };
     log(`bridge pid ${target.pid} on ${target.url}, queue ${name}`);
 
     const runCase = async (caseNo: number) => {
@@ -126,11 +140,13 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
       } finally {
         clearTimeout(timer);
         inFlight.delete(caseNo);
+        finished.set(caseNo, Date.now());
+        if (finished.size > 64) finished.delete(finished.keys().next().value!);
       }
     };
 
     const deadline = started + options.durationMs;
-    warmAt = started + Math.min(15_000, options.durationMs * 0.25);
+    const warmTimer = setTimeout(() => void settledPoint().then((p) => (warm = p)), Math.min(15_000, options.durationMs * 0.25));
     if (options.onlyCases) {
       for (const caseNo of options.onlyCases) await runCase(caseNo);
     } else {
@@ -147,8 +163,10 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
       };
       await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
     }
+    clearTimeout(warmTimer);
     log(`${cases} cases sent; settling`);
     await new Promise((r) => setTimeout(r, options.settleMs ?? 10_000));
+    if (target.running) end = await settledPoint();
 
     if (target.running) {
       const final = [...(await checkHealth(target.url)), ...(await checkDelivery(target.url, amqp, seed))];
@@ -171,9 +189,11 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
   const exit = target.exit;
   if (crashed && exit) {
     const tail = target.tail().slice(-8).join('\n    ');
-    violations.push({ check: 'crash', detail: `the bridge exited (code ${exit.code}, signal ${exit.signal ?? '-'}) with cases ${exit.cases.join(', ') || '-'} in flight; last lines:\n    ${tail}`, seed, ...(exit.cases.length === 1 ? { caseNo: exit.cases[0]! } : {}) });
+    // The crash's own report names the cases in flight when it was written, closer than the exit's.
+    const suspects = target.bad.find((b) => b.kind === 'stack' || b.kind === 'unhandled')?.cases ?? exit.cases;
+    violations.push({ check: 'crash', detail: `the bridge exited (code ${exit.code}, signal ${exit.signal ?? '-'}); cases in flight: ${suspects.join(', ') || '-'} (replay each with --case); last lines:\n    ${tail}`, seed, ...(suspects.length === 1 ? { caseNo: suspects[0]! } : {}) });
   }
-  const memory = summarizeMemory(target.memory.filter((s) => !exit || s.at < exit.at), warmAt, options.memoryBoundBytes ?? 32 * 2 ** 20);
+  const memory = summarizeMemory(target.memory.filter((s) => !exit || s.at < exit.at), warm, end, options.memoryBoundBytes ?? 32 * 2 ** 20);
   if (!memory.ok) violations.push({ check: 'memory', detail: `RSS grew ${(memory.growthBytes / 2 ** 20).toFixed(1)} MB after the warm-up (bound ${(memory.boundBytes / 2 ** 20).toFixed(0)} MB)`, seed });
   for (const line of target.bad) {
     const cases = line.cases.map((c) => `${c}${inputs.get(c) ? ` (${inputs.get(c)!.surface})` : ''}`).join(', ');
@@ -185,6 +205,7 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
     ok: violations.length === 0,
     seed,
     durationMs: Date.now() - started,
+    avoided: options.avoid ?? [],
     cases,
     bySurface,
     violations,

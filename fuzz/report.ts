@@ -7,6 +7,7 @@ const repro = (v: Violation) => (v.caseNo === undefined ? '' : ` (reproduce: npm
 export function formatReport(r: FuzzReport): string {
   const lines: string[] = [];
   lines.push(`fuzz seed=${r.seed}: ${r.cases} cases in ${(r.durationMs / 1000).toFixed(0)} s — ${r.ok ? 'OK, 0 violations' : `${r.violations.length} VIOLATIONS`}`);
+  if (r.avoided.length > 0) lines.push(`  known defects avoided (their inputs not generated): ${r.avoided.join(', ')}`);
   lines.push(`  cases per surface: ${Object.entries(r.bySurface).map(([s, n]) => `${s} ${n}`).join(', ')}`);
   lines.push(`  process: ${r.exit && r.shutdownCode === r.exit.code && r.violations.some((v) => v.check === 'crash') ? 'CRASHED' : 'stayed up'}; exit code after SIGTERM: ${r.shutdownCode ?? '-'}`);
   const c = r.output.counts;
@@ -15,6 +16,7 @@ export function formatReport(r: FuzzReport): string {
   if (events.length > 0) lines.push(`  level-50 events: ${events.map(([e, n]) => `${e} ×${n}`).join(', ')}`);
   const m = r.memory;
   lines.push(`  memory (RSS): start ${mb(m.startBytes)}, after warm-up ${mb(m.warmBytes)}, peak ${mb(m.peakBytes)}, end ${mb(m.endBytes)}; growth ${mb(m.growthBytes)} (bound ${mb(m.boundBytes)}) ${m.ok ? 'ok' : 'EXCEEDED'}`);
+  lines.push(`  heap in use after forced GC: after warm-up ${mb(m.heapWarmBytes)}, end ${mb(m.heapEndBytes)}`);
   const d = r.deadLetters;
   if (d) {
     lines.push(`  amqp: ${d.published} published, ${d.routable} routable, ${d.expected} the contract rejects, ${d.deadLettered} dead-lettered (${Object.entries(d.byReason).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'})`);

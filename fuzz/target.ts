@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 /** The compiled service, from dist/fuzz (npm run fuzz) or from the sources (the test, with the build beside them). */
 const MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/main.js' : '../dist/src/main.js', import.meta.url));
@@ -46,6 +47,7 @@ export class Target {
   port = 0;
   private readonly exited: Promise<void>;
   private readonly recent: string[] = [];
+  private inspectorUrl: string | undefined;
   private sampler: NodeJS.Timeout | undefined;
 
   constructor(
@@ -53,7 +55,8 @@ export class Target {
     /** The cases in flight now, for attributing a line or an exit. */
     private readonly inFlight: () => number[],
   ) {
-    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The inspector (loopback, a free port) lets the settle period force a garbage collection.
+    this.child = spawn(process.execPath, ['--inspect=127.0.0.1:0', MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) =>
       this.child.once('close', (code, signal) => {
         this.exit = { code, signal, at: Date.now(), cases: this.inFlight() };
@@ -78,6 +81,13 @@ export class Target {
 
   private note(kind: BadLine['kind'], line: string): void {
     this.counts[kind]++;
+    // The lines of one stack trace (or one crash report) arrive together: they are one finding.
+    const last = this.bad.at(-1);
+    if (last && (kind === 'stack' || kind === 'stderr') && (last.kind === 'stack' || last.kind === 'stderr') && Date.now() - last.at < 100) {
+      if (last.line.length < 4_000) last.line += `\n${line}`;
+      if (kind === 'stack') last.kind = 'stack';
+      return;
+    }
     if (this.bad.filter((b) => b.kind === kind).length < 200) this.bad.push({ kind, line: line.slice(0, 2_000), cases: this.inFlight(), at: Date.now() });
   }
 
@@ -103,6 +113,9 @@ export class Target {
       }
       return;
     }
+    const inspector = /^Debugger listening on (ws:\/\/\S+)/.exec(line);
+    if (inspector) this.inspectorUrl = inspector[1];
+    if (stderr && /^(Debugger listening on|For help, see: https:\/\/nodejs.org\/en\/docs\/inspector|Debugger attached\.|Debugger ending on|Waiting for the debugger)/.test(line)) return;
     // Not a pino line: Node's own reports (uncaught exceptions, warnings) and stack frames.
     if (/unhandledRejection|uncaughtException|UnhandledPromiseRejection/.test(line)) this.note('unhandled', line);
     else if (/^\s+at\s|^\w*Error\b|^file:\/\/|^node:/.test(line)) this.note('stack', line);
@@ -126,6 +139,38 @@ export class Target {
     };
     void take();
     this.sampler = setInterval(() => void take(), everyMs);
+  }
+
+  /**
+   * Forces two full garbage collections in the bridge through its inspector and returns its heap in
+   * use afterwards (bytes), so that memory is compared after a settle, not mid-collection.
+   */
+  async forceGc(): Promise<number | undefined> {
+    const url = this.inspectorUrl;
+    if (!url || !this.running) return undefined;
+    const ws = new WebSocket(url);
+    try {
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      let id = 0;
+      const call = (method: string, params: object = {}) =>
+        new Promise<unknown>((resolve, reject) => {
+          const mine = ++id;
+          const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 10_000);
+          ws.on('message', (data: Buffer) => {
+            const reply = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+            if (reply.id === mine) (clearTimeout(timer), resolve(reply.result));
+          });
+          ws.send(JSON.stringify({ id: mine, method, params }));
+        });
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      const result = (await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as { result?: { value?: number } };
+      return result.result?.value;
+    } catch {
+      return undefined;
+    } finally {
+      ws.terminate();
+    }
   }
 
   /** The last lines written, for a report on a crash. */

@@ -55,8 +55,12 @@ function expectation(placed: Placed[], authShape: 'object' | 'other'): TokenExpe
     if (!p.readable) {
       if (where === 'header' || where === 'cookie') continue;
     }
-    // An empty string counts as no token in every place.
-    if (p.token.token === '') continue;
+    // An empty string counts as no token in every place, but an empty token in a wrapping
+    // (`Bearer  extra`) may leave another word where the token was.
+    if (p.token.token === '') {
+      if (where === 'header') return 'unknown';
+      continue;
+    }
     if (/[\s\u0000-\u001f\u007f-\uffff]/.test(p.token.token) && where !== 'auth') return 'unknown';
     return p.token.expect;
   }
@@ -92,7 +96,10 @@ export const handshakeSurface: Surface = {
       ...(cookie ? { cookie: cookie.text } : {}),
       ...(origin ? { origin } : {}),
     };
-    const expect = nsp !== '/' ? 'refused' : expectation(placed, authShape === 'object' && auth !== null ? 'object' : 'other');
+    // Socket.IO's parser accepts only an object as CONNECT data: anything else closes the connection,
+    // except digits, which it reads as a packet id (`4042`: a CONNECT without data).
+    const connectable = (typeof auth === 'object' && auth !== null && !Array.isArray(auth)) || (typeof auth === 'number' && Number.isSafeInteger(auth) && auth >= 0);
+    const expect = !connectable ? 'closed' : nsp !== '/' ? 'refused' : expectation(placed, authShape === 'object' ? 'object' : 'other');
     const input = `handshake ${placed.map((p) => `${p.place}:${p.token.kind}`).join(',')} auth=${brief(auth, 120)} nsp=${nsp} origin=${origin ?? '-'} expect=${expect}`;
 
     const problems: string[] = [];
@@ -118,12 +125,14 @@ export const handshakeSurface: Surface = {
       const answer = await session.waitFor((f) => { const p = decodeSio(f); return p?.type === 0 || p?.type === 4; }, 8_000);
       const packet = answer === undefined ? undefined : decodeSio(answer);
       if (!packet) {
-        if (session.open) problems.push(`no answer to CONNECT within 8 s (expected ${expect})`);
+        if (session.open && expect !== 'closed') problems.push(`no answer to CONNECT within 8 s (expected ${expect})`);
+        else if (session.open) problems.push('CONNECT with non-object data left the connection open');
         else if (expect === 'accept') problems.push(`connection closed without an answer to CONNECT (code ${session.closeCode})`);
         return { input, problems };
       }
       const code = (packet.data as { data?: { code?: unknown } } | undefined)?.data?.code;
-      if (packet.type === 0) {
+      if (expect === 'closed') problems.push(`CONNECT with non-object data was answered: ${brief(answer)}`);
+      else if (packet.type === 0) {
         if (expect !== 'accept' && expect !== 'unknown') problems.push(`AUTH BYPASS: connected although the token should give ${expect}`);
         const connected = await session.waitFor((f) => typeof f === 'string' && f.startsWith('42["connected"'), 3_000);
         if (!connected) problems.push('connected, but no `connected` event');
