@@ -52,15 +52,13 @@ function expectation(placed: Placed[], authShape: 'object' | 'other'): TokenExpe
     const p = placed.find((x) => x.place === where);
     if (!p) continue;
     if (where === 'auth' && authShape !== 'object') continue;
+    // An empty token in a wrapping (`Bearer  extra`) may leave another word where the token was.
+    if (where === 'header' && p.token.token === '') return 'unknown';
     if (!p.readable) {
       if (where === 'header' || where === 'cookie') continue;
     }
-    // An empty string counts as no token in every place, but an empty token in a wrapping
-    // (`Bearer  extra`) may leave another word where the token was.
-    if (p.token.token === '') {
-      if (where === 'header') return 'unknown';
-      continue;
-    }
+    // An empty string counts as no token in every place.
+    if (p.token.token === '') continue;
     if (/[\s\u0000-\u001f\u007f-\uffff]/.test(p.token.token) && where !== 'auth') return 'unknown';
     return p.token.expect;
   }
