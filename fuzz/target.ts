@@ -158,7 +158,9 @@ export class Target {
           const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 10_000);
           ws.on('message', (data: Buffer) => {
             const reply = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-            if (reply.id === mine) (clearTimeout(timer), resolve(reply.result));
+            if (reply.id !== mine) return;
+            clearTimeout(timer);
+            resolve(reply.result);
           });
           ws.send(JSON.stringify({ id: mine, method, params }));
         });

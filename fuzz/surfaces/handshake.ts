@@ -59,7 +59,7 @@ function expectation(placed: Placed[], authShape: 'object' | 'other'): TokenExpe
     }
     // An empty string counts as no token in every place.
     if (p.token.token === '') continue;
-    if (/[\s\u0000-\u001f\u007f-\uffff]/.test(p.token.token) && where !== 'auth') return 'unknown';
+    if (where !== 'auth' && /[^\x21-\x7e]/.test(p.token.token)) return 'unknown';
     return p.token.expect;
   }
   return 'token_missing';
