@@ -97,7 +97,7 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
       HANDSHAKES_PER_ADDRESS: '1000000',
     },
     // A line is written a moment after the packet that caused it: the cases just finished count too.
-    () => [...inFlight.keys(), ...[...finished].filter(([, at]) => Date.now() - at < 500).map(([c]) => c)].sort((a, b) => a - b),
+    () => [...inFlight.keys(), ...[...finished].filter(([, at]) => Date.now() - at < 100).map(([c]) => c)].sort((a, b) => a - b).slice(-16),
   );
   const started = Date.now();
   let warm: MemoryPoint | undefined;

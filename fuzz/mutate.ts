@@ -63,7 +63,8 @@ function replacement(rng: Rng, old: Json): Json {
       // Deeper nesting goes in as text (client-events, amqp): the fuzzer's own JSON.stringify must survive it.
       return deepJsonValue(rng, rng.int(50, 1000));
     case 6:
-      return typeof old === 'string' ? '' : String(old);
+      // Not String(old): a mutated object may carry a `toString` key that is no function.
+      return typeof old === 'string' ? '' : (JSON.stringify(old) ?? 'undefined');
     case 7:
       return rng.chance(0.5);
     default:
