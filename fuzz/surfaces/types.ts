@@ -11,7 +11,8 @@ export type SurfaceName = (typeof SURFACES)[number];
  * - `amqp-json-preparse`: with content type `application/json` the bridge validates the AMQP client's
  *   re-serialization of the body, not the bytes published: a JSON string holding an event is accepted,
  *   whitespace past 256 KiB is not `too_large`, and nesting too deep for JSON.stringify is retried
- *   until the broker dead-letters it without `x-rejection-reason`.
+ *   until the broker dead-letters it without `x-rejection-reason`; that dead letter then makes
+ *   GET /dead-letters answer 500 `internal` (JSON.stringify in dead-letters.ts) until it is gone.
  */
 export const KNOWN_DEFECTS = ['amqp-json-preparse'] as const;
 export type KnownDefect = (typeof KNOWN_DEFECTS)[number];
