@@ -67,7 +67,10 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
   const log = deps.logger.child({ component: 'sockets' });
   const registerClientEvents = createClientEvents(deps);
   // Shared by every socket (Socket.IO calls them with the socket as `this`): no closures per connection.
-  function onProtocolError(this: BridgeSocket, err: Error) {
+  function onProtocolError(this: BridgeSocket, err: unknown) {
+    // A client may send an event named `error` (Socket.IO does not reserve it): its payload lands
+    // here too, as anything JSON can be. Only Socket.IO's own errors are Error objects.
+    if (!(err instanceof Error)) return;
     // A packet the parser refuses closes the connection; without a listener Socket.IO writes to stderr.
     const { id: socketId, data } = this;
     log.warn(
