@@ -7,6 +7,10 @@ import {
   type RejectionReason,
 } from '../contracts/index.js';
 import type { z } from 'zod';
+import { shallowJsonText } from './json-text.js';
+
+/** The content type whose bodies rabbitmq-client hands over parsed (without a content encoding). */
+const PARSED_BY_THE_CLIENT = 'application/json';
 
 export type Decoded =
   | { ok: true; event: BridgeEvent }
@@ -29,7 +33,7 @@ function describe(error: z.ZodError, root?: string): string {
 /**
  * Turns a queue message body into a validated event, or says why it is rejected. The body is bytes,
  * a string, or a value the AMQP client already parsed from `application/json` (its size is then
- * measured on its re-serialization).
+ * measured on its re-serialization: whitespace the publisher added is not counted).
  *
  * What one message may cost before it is rejected: bytes and strings are measured before they are
  * parsed, so no more than MAX_EVENT_BYTES is ever parsed here. The AMQP client, though, holds every
@@ -39,18 +43,22 @@ function describe(error: z.ZodError, root?: string): string {
  * to at most about 4.4 times its body (`1e20` becomes 21 digits; an invalid UTF-8 byte, 3 bytes), so
  * what a stream hands out is bounded too; what it keeps is capped per stream by HISTORY_MAX_BYTES.
  */
-export function decodeEvent(body: unknown): Decoded {
+export function decodeEvent(body: unknown, contentType?: string): Decoded {
   let value: unknown;
-  if (Buffer.isBuffer(body) || typeof body === 'string') {
-    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body);
+  // The AMQP client parsed `application/json`: a string is then a JSON string, not text to parse.
+  const parsed = !Buffer.isBuffer(body) && (typeof body !== 'string' || contentType === PARSED_BY_THE_CLIENT);
+  if (!parsed) {
+    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body as string);
     if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
     try {
-      value = JSON.parse(body.toString());
+      value = JSON.parse((body as Buffer | string).toString());
     } catch (err) {
       return reject('invalid_json', (err as Error).message);
     }
   } else {
-    const size = Buffer.byteLength(JSON.stringify(body) ?? '');
+    const text = shallowJsonText(body);
+    if (text === undefined) return reject('too_large', 'body nests too deeply to be handled');
+    const size = Buffer.byteLength(text);
     if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
     value = body;
   }

@@ -5,7 +5,7 @@ import { AmqpLedger } from './ledger.js';
 import { summarizeMemory, type MemoryPoint, type MemorySummary } from './memory.js';
 import { formatReport } from './report.js';
 import { ALL_SURFACES, pickSurface } from './surfaces/index.js';
-import { SURFACES, type FuzzContext, type KnownDefect, type SurfaceName } from './surfaces/types.js';
+import { SURFACES, type FuzzContext, type SurfaceName } from './surfaces/types.js';
 import { rssOf, Target, type BadLine } from './target.js';
 import { FUZZ_SECRET } from './tokens.js';
 
@@ -20,8 +20,6 @@ export interface FuzzOptions {
   settleMs?: number;
   /** The RSS growth allowed between the end of the warm-up and the end of the settle period. Default 32 MB. */
   memoryBoundBytes?: number;
-  /** Known, unfixed defects whose inputs this run does not generate (see KNOWN_DEFECTS). */
-  avoid?: KnownDefect[];
   /** Run only these case numbers (to reproduce a finding), instead of cases until the time is up. */
   onlyCases?: number[];
   log?: (line: string) => void;
@@ -41,7 +39,6 @@ export interface FuzzReport {
   ok: boolean;
   seed: number;
   durationMs: number;
-  avoided: KnownDefect[];
   cases: number;
   bySurface: Record<SurfaceName, number>;
   violations: Violation[];
@@ -112,7 +109,7 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
   try {
     await target.started();
     target.sampleMemory(500);
-    const ctx: FuzzContext = { url: target.url, port: target.port, seed, amqp, ledger, avoid: new Set(options.avoid ?? []) };
+    const ctx: FuzzContext = { url: target.url, port: target.port, seed, amqp, ledger };
     log(`bridge pid ${target.pid} on ${target.url}, queue ${name}`);
 
     const runCase = async (caseNo: number) => {
@@ -205,7 +202,6 @@ export async function runFuzz(options: FuzzOptions): Promise<{ report: FuzzRepor
     ok: violations.length === 0,
     seed,
     durationMs: Date.now() - started,
-    avoided: options.avoid ?? [],
     cases,
     bySurface,
     violations,

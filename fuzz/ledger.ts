@@ -1,3 +1,4 @@
+import { shallowJsonText } from '../consumers/json-text.js';
 import { CloudEventEnvelope, eventDataSchemas, isEventType, MAX_EVENT_BYTES } from '../contracts/index.js';
 import { BINDING_KEYS } from '../src/broker/topology.js';
 
@@ -19,17 +20,33 @@ export function topicMatches(binding: string, key: string): boolean {
 export const routable = (key: string) => BINDING_KEYS.some((b) => topicMatches(b, key));
 
 /**
- * The contract's verdict on a body, worked out from the raw bytes the publisher sent, independently
- * of how the bridge's AMQP client pre-parses them: larger than 256 KiB, not JSON, not a CloudEvents
- * envelope, a type not consumed, or data that does not fit the type are all dead-lettered.
+ * The contract's verdict on a body, worked out from the raw bytes the publisher sent: larger than
+ * 256 KiB, not JSON, not a CloudEvents envelope, a type not consumed, or data that does not fit the
+ * type are all dead-lettered. One documented exception: an `application/json` body (without a
+ * content encoding), which the AMQP client parses first, is measured on its re-serialization, and one
+ * that nests too deeply to be re-serialized is `too_large`.
  */
-export function contractVerdict(body: Buffer): Verdict {
-  if (body.length > MAX_EVENT_BYTES) return { deadLetter: true, reason: 'too_large' };
+export function contractVerdict(body: Buffer, contentType?: string, contentEncoding?: string): Verdict {
   let value: unknown;
-  try {
-    value = JSON.parse(body.toString());
-  } catch {
-    return { deadLetter: true, reason: 'invalid_json' };
+  let parsed = false;
+  if (contentType === 'application/json' && !contentEncoding) {
+    try {
+      value = JSON.parse(body.toString());
+      parsed = true;
+    } catch {
+      // Left as bytes by the client: judged as bytes.
+    }
+  }
+  if (parsed) {
+    const text = shallowJsonText(value);
+    if (text === undefined || Buffer.byteLength(text) > MAX_EVENT_BYTES) return { deadLetter: true, reason: 'too_large' };
+  } else {
+    if (body.length > MAX_EVENT_BYTES) return { deadLetter: true, reason: 'too_large' };
+    try {
+      value = JSON.parse(body.toString());
+    } catch {
+      return { deadLetter: true, reason: 'invalid_json' };
+    }
   }
   const envelope = CloudEventEnvelope.safeParse(value);
   if (!envelope.success) return { deadLetter: true, reason: 'invalid_envelope' };
@@ -43,6 +60,7 @@ export interface LedgerEntry {
   messageId: string;
   routingKey: string;
   contentType: string | undefined;
+  contentEncoding?: string | undefined;
   routable: boolean;
   verdict: Verdict;
   /** The first bytes, for the report. */
@@ -59,7 +77,7 @@ export class AmqpLedger {
     const full: LedgerEntry = {
       ...entry,
       routable: routable(entry.routingKey),
-      verdict: contractVerdict(body),
+      verdict: contractVerdict(body, entry.contentType, entry.contentEncoding),
       preview: JSON.stringify(body.subarray(0, 160).toString('latin1')),
       bytes: body.length,
       // Kept (small ones only) to compare with the dead-lettered copy: "with its original body".

@@ -7,7 +7,6 @@ const repro = (v: Violation) => (v.caseNo === undefined ? '' : ` (reproduce: npm
 export function formatReport(r: FuzzReport): string {
   const lines: string[] = [];
   lines.push(`fuzz seed=${r.seed}: ${r.cases} cases in ${(r.durationMs / 1000).toFixed(0)} s — ${r.ok ? 'OK, 0 violations' : `${r.violations.length} VIOLATIONS`}`);
-  if (r.avoided.length > 0) lines.push(`  known defects avoided (their inputs not generated): ${r.avoided.join(', ')}`);
   lines.push(`  cases per surface: ${Object.entries(r.bySurface).map(([s, n]) => `${s} ${n}`).join(', ')}`);
   lines.push(`  process: ${r.exit && r.shutdownCode === r.exit.code && r.violations.some((v) => v.check === 'crash') ? 'CRASHED' : 'stayed up'}; exit code after SIGTERM: ${r.shutdownCode ?? '-'}`);
   const c = r.output.counts;

@@ -1,7 +1,6 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { runFuzz } from './campaign.js';
-import { KNOWN_DEFECTS, type KnownDefect } from './surfaces/types.js';
 
 /**
  * `npm run fuzz -- --seed=S --minutes=M`: one seeded fuzz run against a real bridge process and
@@ -13,7 +12,6 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: String(Date.now() % 100_000) },
       minutes: { type: 'string', default: '1' },
       case: { type: 'string' },
-      avoid: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       'memory-bound-mb': { type: 'string', default: '32' },
       out: { type: 'string', default: 'fuzz/results' },
@@ -25,7 +23,6 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seed) || !(minutes > 0)) throw new Error('--seed must be an integer and --minutes a positive number');
   const onlyCases = values.case?.split(',').map(Number);
   if (onlyCases?.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--case takes case numbers: --case=12 or --case=12,40');
-  for (const d of values.avoid?.split(',') ?? []) if (!(KNOWN_DEFECTS as readonly string[]).includes(d)) throw new Error(`--avoid takes ${KNOWN_DEFECTS.join(', ')}`);
   const log = (line: string) => process.stdout.write(`[fuzz seed=${seed}] ${line}\n`);
   const { report, text } = await runFuzz({
     seed,
@@ -34,7 +31,6 @@ async function main(): Promise<void> {
     concurrency: Number(values.concurrency),
     memoryBoundBytes: Number(values['memory-bound-mb']) * 2 ** 20,
     ...(onlyCases ? { onlyCases, settleMs: 2_000 } : {}),
-    ...(values.avoid ? { avoid: values.avoid.split(',') as KnownDefect[] } : {}),
     log,
   });
   process.stdout.write(`${text}\n`);

@@ -97,10 +97,7 @@ export const amqpSurface: Surface = {
     const { type, event } = sampleEvent(rng, caseNo, ctx.seed);
     const key = routingKey(rng, type);
     const { kind, body } = bodyOf(rng, event);
-    let contentType = rng.pick([undefined, 'application/json', 'application/json', 'application/cloudevents+json', 'application/cloudevents+json', 'text/plain', 'application/octet-stream', 'application/xml', randomString(rng, 20)]);
-    if (ctx.avoid.has('amqp-json-preparse') && contentType === 'application/json' && ['string-wrapped', 'padded', 'deep'].includes(kind)) {
-      contentType = 'application/cloudevents+json';
-    }
+    const contentType = rng.pick([undefined, 'application/json', 'application/json', 'application/cloudevents+json', 'application/cloudevents+json', 'text/plain', 'application/octet-stream', 'application/xml', randomString(rng, 20)]);
     const contentEncoding = rng.chance(0.05) ? rng.pick(['gzip', 'identity', randomString(rng, 8)]) : undefined;
     const messageId = `fz-${ctx.seed}-${caseNo}`;
     const headers = rng.chance(0.2) ? { [randomString(rng, 10) || 'h']: rng.chance(0.5) ? randomString(rng, 40) : rng.int(-1e6, 1e6) } : undefined;
@@ -110,7 +107,7 @@ export const amqpSurface: Surface = {
     } catch (err) {
       return { input, problems: [`publish failed: ${(err as Error).message}`] };
     }
-    const entry = ctx.ledger.record({ caseNo, messageId, routingKey: key, contentType }, body);
+    const entry = ctx.ledger.record({ caseNo, messageId, routingKey: key, contentType, contentEncoding }, body);
     return { input: `${input} verdict=${entry.routable ? (entry.verdict.deadLetter ? `dead-letter:${entry.verdict.reason}` : 'accept') : 'unroutable'}`, problems: [] };
   },
 };

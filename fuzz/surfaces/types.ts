@@ -5,21 +5,8 @@ import type { AmqpLedger } from '../ledger.js';
 export const SURFACES = ['engine.io', 'polling', 'handshake', 'client-events', 'http', 'amqp'] as const;
 export type SurfaceName = (typeof SURFACES)[number];
 
-/**
- * Defects the fuzzer found and that are not fixed yet; a run told to avoid one does not generate the
- * inputs that trigger it (the same draws, a harmless variant), so that it can look for other ones.
- * - `amqp-json-preparse`: with content type `application/json` the bridge validates the AMQP client's
- *   re-serialization of the body, not the bytes published: a JSON string holding an event is accepted,
- *   whitespace past 256 KiB is not `too_large`, and nesting too deep for JSON.stringify is retried
- *   until the broker dead-letters it without `x-rejection-reason`; that dead letter then makes
- *   GET /dead-letters answer 500 `internal` (JSON.stringify in dead-letters.ts) until it is gone.
- */
-export const KNOWN_DEFECTS = ['amqp-json-preparse'] as const;
-export type KnownDefect = (typeof KNOWN_DEFECTS)[number];
-
 /** What every case may use: the bridge's address, the broker side and the run's ledger. */
 export interface FuzzContext {
-  avoid: ReadonlySet<KnownDefect>;
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, SyncMessage } from 'rabbitmq-client';
+import { bodyBytes } from '../../consumers/json-text.js';
 import type { BridgeTopology } from './topology.js';
 
 /** Most bytes of a body shown when listing dead letters. */
@@ -35,12 +36,6 @@ const ADDED_HEADERS = ['x-rejection-reason', 'x-rejection-detail', 'x-original-e
 /** Names each replayed copy, so that a `basic.return` is matched to the dead letter it came from. */
 const REPLAY_ID_HEADER = 'x-replay-id';
 
-function bytesOf(body: unknown): Buffer {
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return Buffer.from(body);
-  // The AMQP client parses application/json bodies; their JSON is the same value.
-  return Buffer.from(JSON.stringify(body) ?? '');
-}
 
 /**
  * Where a message was published before it was dead-lettered. The bridge says so in its own headers;
@@ -60,7 +55,7 @@ function originOf(msg: SyncMessage): { routingKey: string; exchange: string | un
 }
 
 function describe(msg: SyncMessage): DeadLetter {
-  const bytes = bytesOf(msg.body);
+  const bytes = bodyBytes(msg.body);
   const headers = msg.headers ?? {};
   return {
     messageId: msg.messageId,
@@ -139,7 +134,7 @@ export class DeadLetters {
               timestamp: msg.timestamp,
               headers,
             },
-            bytesOf(msg.body),
+            bodyBytes(msg.body),
           );
         }),
       );

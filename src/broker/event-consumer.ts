@@ -4,6 +4,7 @@ import type { AsyncMessage, Connection, Publisher } from 'rabbitmq-client';
 import type { RejectionReason } from '../../contracts/index.js';
 import type { BridgeEvent } from '../../contracts/index.js';
 import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
+import { bodyBytes } from '../../consumers/json-text.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KeyedLock } from '../state/keyed-lock.js';
@@ -50,12 +51,6 @@ export interface EventConsumerOptions {
  * The original bytes of a message, as far as the AMQP client kept them. Always a Buffer: the client
  * would otherwise overwrite the content type of a string (text/plain) or an object (application/json).
  */
-function originalBody(body: unknown): Buffer {
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return Buffer.from(body);
-  // rabbitmq-client parses `application/json` bodies; re-serializing gives the same JSON value.
-  return Buffer.from(JSON.stringify(body) ?? '');
-}
 
 /**
  * Consumes the bridge queue. This is the one place that turns an outcome into ack, retry or dead
@@ -135,7 +130,7 @@ export class EventConsumer {
       await this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
       return 'ack';
     }
-    const decoded = dispatcher.decode(msg.body);
+    const decoded = dispatcher.decode(msg.body, msg.contentType);
     if (!decoded.ok) {
       // Rejected messages need no order: their dead-lettering overlaps with everything else.
       await this.deadLetter(msg, decoded.reason, decoded.detail);
@@ -247,7 +242,8 @@ export class EventConsumer {
           'x-original-routing-key': msg.routingKey,
         },
       },
-      originalBody(msg.body),
+      // rabbitmq-client parses `application/json` bodies; re-serializing gives the same JSON value.
+      bodyBytes(msg.body),
     );
     this.options.metrics.deadLettered.inc({ reason });
     this.log.warn(
