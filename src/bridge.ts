@@ -22,7 +22,7 @@ import { RoomFeeds } from './realtime/room-feeds.js';
 import { createSocketFanout } from './realtime/socket-fanout.js';
 import { SocketGuard } from './realtime/socket-guard.js';
 import type { SocketLimits } from './realtime/socket-limits.js';
-import { createSocketServer, handleConnections } from './realtime/socket-server.js';
+import { createSocketServer, handleConnections, refuseUnservedMethods } from './realtime/socket-server.js';
 import type { BridgeServer } from './realtime/types.js';
 import { DEFAULT_HISTORY, DEFAULT_MEMBERSHIP, MemoryDedupeStore, MemoryMembershipStore } from './state/memory-stores.js';
 import { createRedisStores } from './state/redis-stores.js';
@@ -194,6 +194,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   });
   const server = createServer(getRequestListener(app.fetch));
   io.attach(server);
+  refuseUnservedMethods(io);
 
   const log = logger.child({ component: 'bridge' });
   let closing: Promise<void> | undefined;

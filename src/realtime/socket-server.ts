@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from 'socket.io';
 import { StreamPosition } from '../../contracts/index.js';
 import { rooms } from '../../consumers/ports.js';
@@ -60,6 +60,17 @@ export function createSocketServer(options: SocketServerOptions): BridgeServer {
   });
   io.use(socketAuth(options));
   return io;
+}
+
+/**
+ * engine.io serves GET and POST (and CORS's OPTIONS, answered before this): any other method on a
+ * live polling session would get a 500, as if the server had failed. Call once `io` is attached.
+ */
+export function refuseUnservedMethods(io: BridgeServer): void {
+  io.engine.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    if (req.method === 'GET' || req.method === 'POST' || req.method === 'OPTIONS') return next();
+    res.writeHead(405, { Allow: 'GET, POST, OPTIONS' }).end();
+  });
 }
 
 /** Wires connection handling: the user's own room, `connected`, the client events, and the logs. */

@@ -197,6 +197,23 @@ describe.skipIf(!amqpUrl)('a bad-input corpus', () => {
     });
   });
 
+  describe('polling requests', () => {
+    it('answers a method engine.io does not serve, on a live polling session, with 405 and leaves the session working', async () => {
+      const token = await signToken({ sub: 'poller' });
+      const open = await fetch(`${t.url}/socket.io/?EIO=4&transport=polling`, { headers: { Authorization: `Bearer ${token}` } });
+      const sid = (JSON.parse((await open.text()).slice(1)) as { sid: string }).sid;
+      const session = `${t.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      for (const method of ['PUT', 'DELETE', 'PATCH', 'HEAD']) {
+        const res = await fetch(session, { method });
+        expect([method, res.status]).toEqual([method, 405]);
+        expect(res.headers.get('allow')).toBe('GET, POST, OPTIONS');
+      }
+      // The session is still there: a poll answers (the namespace's connect packet waits for it).
+      const poll = await fetch(session, { method: 'POST', body: '40', headers: { 'Content-Type': 'text/plain' } });
+      expect(poll.status).toBe(200);
+    });
+  });
+
   describe('HTTP bodies', () => {
     let adminToken: string;
     beforeAll(async () => {
