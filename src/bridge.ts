@@ -160,7 +160,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   const feeds = new RoomFeeds(io, { streams, membership, presence, metrics, logger });
   handleConnections(io, { io, streams, feeds, presence, membership, publisher, verifyToken, metrics, logger, guard });
 
-  const fanout = createSocketFanout(io);
+  const fanout = createSocketFanout(io, metrics);
   const topology = bridgeTopology(config.AMQP_EXCHANGE, config.AMQP_QUEUE);
   const consumer = new EventConsumer({
     connection: broker.consume,
@@ -171,6 +171,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     metrics,
     logger,
   });
+  metrics.oldestInFlightSeconds = () => consumer.oldestInFlightSeconds();
 
   const app = createHttpApp({
     sockets: createSocketDirectory(io, { clustered: cluster !== undefined, brokerCounts: () => metrics.brokerCounts() }),

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerCounts } from './realtime/socket-directory.js';
 
 /** Sums a counter's values across its labels (what `/stats` reports). */
@@ -70,6 +70,31 @@ export class Metrics {
     labelNames: ['connection'] as const,
     registers: [this.registry],
   });
+  readonly deliveryLag = new Histogram({
+    name: 'bridge_delivery_lag_seconds',
+    help: "From an event's time (its publisher's clock) to this instance handing it to Socket.IO, by stream kind",
+    labelNames: ['stream'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  /** Bound once: labels() per observation would hash the label set on the hot path. */
+  readonly lagOf = {
+    trip: this.deliveryLag.labels('trip'),
+    user: this.deliveryLag.labels('user'),
+    broadcast: this.deliveryLag.labels('broadcast'),
+  };
+  readonly handlerDuration = new Histogram({
+    name: 'bridge_handler_duration_seconds',
+    help: 'From a message being delivered to this instance to its outcome (handed out, duplicate, dead-lettered)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly connectionDuration = new Histogram({
+    name: 'bridge_connection_duration_seconds',
+    help: 'How long sockets stayed connected, observed when they disconnect',
+    buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
+    registers: [this.registry],
+  });
   readonly slowConsumers = new Counter({
     name: 'bridge_slow_consumer_disconnects_total',
     help: 'Sockets disconnected because more than MAX_PENDING_BYTES_PER_SOCKET (or the packet limit) waited for them',
@@ -106,7 +131,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Read on scrape: the consumer's oldest message in flight (set once the consumer exists). */
+  oldestInFlightSeconds: () => number = () => 0;
+
   constructor(connectedSockets: () => number) {
+    const oldest = () => this.oldestInFlightSeconds();
+    new Gauge({
+      name: 'bridge_oldest_unacked_seconds',
+      help: 'Age of the oldest message delivered to this instance and not yet handled (acknowledged within 20 ms after)',
+      registers: [this.registry],
+      collect() {
+        this.set(oldest());
+      },
+    });
     new Gauge({
       name: 'bridge_connected_sockets',
       help: 'Sockets connected to this instance',

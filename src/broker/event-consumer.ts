@@ -93,6 +93,7 @@ export class EventConsumer {
         for (const binding of topology.bindings) await ch.queueBind(binding);
       },
       handler: (msg, session) => this.handle(msg, session),
+      handled: (seconds) => this.options.metrics.handlerDuration.observe(seconds),
     });
     this.consumer.on('error', (err) => {
       this.log.warn({ event: 'consumer.error', err: { message: err?.message, code: err?.code } }, 'consumer error');
@@ -111,6 +112,11 @@ export class EventConsumer {
     const ready = once(this.consumer, 'ready', { signal: AbortSignal.timeout(timeoutMs) });
     this.consumer.start();
     await ready;
+  }
+
+  /** Seconds since the oldest message still being handled was delivered (0 when none is). */
+  oldestInFlightSeconds(): number {
+    return this.consumer.oldestInFlightSeconds();
   }
 
   /** Stops taking messages and waits for the ones in flight to be acknowledged. Idempotent. */

@@ -89,6 +89,8 @@ export interface QueueConsumerOptions {
   declare: (ch: Channel) => Promise<void>;
   /** Must not throw for a message it could handle; a throw puts the message back and emits 'error'. */
   handler: (msg: AsyncMessage, session: ConsumerSession) => Promise<Settlement>;
+  /** Told how long each handler took, in seconds (from delivery to its settlement). */
+  handled?: (seconds: number) => void;
 }
 
 /**
@@ -104,7 +106,8 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
   private acks: AckBatcher | undefined;
   private session: ConsumerSession | undefined;
   private sessions = 0;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Handlers running, with when their message was delivered (ms): in delivery order, oldest first. */
+  private readonly inFlight = new Map<Promise<void>, number>();
   private setup: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
@@ -133,7 +136,7 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
     this.state = 'closing';
     clearTimeout(this.retryTimer);
     await this.setup;
-    await Promise.allSettled(this.inFlight);
+    await Promise.allSettled(this.inFlight.keys());
     this.acks?.flush();
     this.acks?.flushStragglers();
     if (this.session) this.session.closed = true;
@@ -180,7 +183,7 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
   private async open(): Promise<void> {
     // Messages of the lost channel are being redelivered already; their handlers finish first, as
     // rabbitmq-client's Consumer does, so that one message never runs twice at once here.
-    await Promise.allSettled(this.inFlight);
+    await Promise.allSettled(this.inFlight.keys());
     if (this.state !== 'running') return;
     const { connection, queue, prefetch, declare } = this.options;
     const ch = await connection.acquire({ emitErrorsFromChannel: true });
@@ -203,19 +206,27 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
     await ch.basicConsume({ queue }, (msg) => this.run(msg, acks, session));
   }
 
+  /** Seconds since the oldest message still being handled was delivered (0 when none is). */
+  oldestInFlightSeconds(): number {
+    for (const deliveredAt of this.inFlight.values()) return (performance.now() - deliveredAt) / 1000;
+    return 0;
+  }
+
   private run(msg: AsyncMessage, acks: AckBatcher, session: ConsumerSession): void {
     // Closing: left unsettled, for the channel's close to return it to the queue in order.
     if (this.state !== 'running' || session.closed) return;
+    const deliveredAt = performance.now();
     const job = this.options.handler(msg, session).then(
       (settlement) => {
         if (settlement !== 'abandon') acks.settle(msg.deliveryTag, settlement);
+        this.options.handled?.((performance.now() - deliveredAt) / 1000);
       },
       (err: Error) => {
         acks.settle(msg.deliveryTag, 'requeue');
         this.emit('error', err);
       },
     );
-    this.inFlight.add(job);
+    this.inFlight.set(job, deliveredAt);
     void job.finally(() => this.inFlight.delete(job));
   }
 }

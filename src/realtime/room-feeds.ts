@@ -28,6 +28,9 @@ const CATCH_UP_RETRY_MS = 500;
 
 const byPosition = (a: Entry, b: Entry) => a.seq - b.seq;
 
+/** Seconds from an event's `time` until now (its publisher's clock against ours: skew shows here). */
+export const lagSeconds = (time: string) => (Date.now() - Date.parse(time)) / 1000;
+
 /**
  * Hands every stream's entries to this instance's sockets, in order, once each: a cursor per room
  * with local sockets drops what it handed out already, and fills a gap from the stream's history
@@ -100,8 +103,10 @@ export class RoomFeeds {
       if (entry.seq >= head.seq) feed.ahead.delete(id);
     }
     const target = except.length > 0 ? this.io.local.to(room).except(except) : this.io.local.to(room);
-    if (room.startsWith('trip:')) target.emit('trip:updated', entry.message as TripUpdatedMessage);
+    const trip = room.startsWith('trip:');
+    if (trip) target.emit('trip:updated', entry.message as TripUpdatedMessage);
     else target.emit('notification', entry.message as NotificationMessage);
+    (trip ? this.deps.metrics.lagOf.trip : this.deps.metrics.lagOf.user).observe(lagSeconds(entry.message.time));
     if (entry.leave) this.leave(room, entry.leave.reason, entry.leave.reason === 'removed' ? entry.leave.userId : undefined);
   }
 

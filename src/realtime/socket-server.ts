@@ -93,6 +93,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
     deps.guard.expiry.untrack(this);
     void deps.guard.limiter.forgetSocket(this.id);
     const reason = this.data.disconnectReason ?? transportReason;
+    deps.metrics.connectionDuration.observe((Date.now() - Date.parse(this.data.connectedAt)) / 1000);
     log.info({ event: 'socket.disconnected', userId: this.data.user.id, socketId: this.id, reason }, 'socket disconnected');
   }
   io.on('connection', (socket) => {

@@ -67,6 +67,40 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     expect(await leftInQueue(0)).toBe(0);
   });
 
+  it('tells the age of its oldest message in flight, and how long each handler took', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handled: number[] = [];
+    const consumer = new QueueConsumer({
+      connection: amqp.connection,
+      queue,
+      prefetch: 10,
+      declare: async (ch) => void (await ch.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } })),
+      handler: async (msg) => {
+        if ((JSON.parse(String(msg.body)) as { n: number }).n === 0) await gate;
+        return 'ack';
+      },
+      handled: (seconds) => handled.push(seconds),
+    });
+    consumers.push(consumer);
+    const ready = new Promise<void>((resolve) => consumer.once('ready', resolve));
+    consumer.start();
+    await ready;
+    expect(consumer.oldestInFlightSeconds()).toBe(0);
+    await publish(3);
+    await until(() => handled.length === 2, 5_000, 'the two quick handlers');
+    await new Promise((r) => setTimeout(r, 300));
+    // The first message still waits: the oldest in flight, whatever finished after it.
+    expect(consumer.oldestInFlightSeconds()).toBeGreaterThanOrEqual(0.3);
+    release();
+    await until(() => handled.length === 3, 5_000, 'the held handler');
+    expect(consumer.oldestInFlightSeconds()).toBe(0);
+    expect(handled[2]).toBeGreaterThanOrEqual(0.3);
+    expect(handled.slice(0, 2).every((s) => s < 0.3)).toBe(true);
+    await consumer.close();
+    expect(await leftInQueue(0)).toBe(0);
+  });
+
   it('waits for handlers in flight when it closes, and puts back what they requeue', async () => {
     const acked: number[] = [];
     let release: () => void = () => undefined;
