@@ -13,6 +13,7 @@ import { parseOptions, usage, UsageRequested, type Options } from './lib/options
 import { BenchRedis } from './lib/redis-keys.js';
 import { summarize, toMarkdown, type BenchReport, type SystemResult } from './lib/report.js';
 import { runBroadcast } from './scenarios/broadcast.js';
+import { runBurst } from './scenarios/burst.js';
 import { runDrain } from './scenarios/drain.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runIdle } from './scenarios/idle.js';
@@ -69,10 +70,11 @@ async function runSystem(system: System, pool: ClientPool, ctx: RunContext, opti
     result.idle = await runIdle(scenario);
     await system.stop();
   }
-  if (wants('fanout') || wants('broadcast')) {
+  if (wants('fanout') || wants('broadcast') || wants('burst')) {
     await start();
     if (wants('fanout')) result.fanout = await runFanout(scenario);
     if (wants('broadcast')) result.broadcast = await runBroadcast(scenario);
+    if (wants('burst')) result.burst = await runBurst(scenario);
     await system.stop();
   }
   if (wants('drain')) result.drain = await runDrain(scenario, 240_000);

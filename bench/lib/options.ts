@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_SYSTEMS, SYSTEM_NAMES } from '../systems/types.js';
 
-export const SCENARIO_NAMES = ['idle', 'fanout', 'broadcast', 'drain'] as const;
+export const SCENARIO_NAMES = ['idle', 'fanout', 'broadcast', 'burst', 'drain'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const count = z.coerce.number().int().positive();
@@ -40,6 +40,9 @@ const Options = z.object({
   broadcastRate: z.coerce.number().positive().default(2).describe('broadcast: notification.broadcast per second, for latency'),
   broadcastSeconds: z.coerce.number().positive().default(2).describe('broadcast: how long at that rate'),
   broadcastBurst: count.default(20).describe('broadcast: events sent at once, for deliveries/s'),
+  burstClients: count.default(400).describe('burst: sockets'),
+  burstTrips: count.default(40).describe('burst: trips the sockets are spread over'),
+  burstEvents: count.default(4000).describe('burst: trip events published at once, for deliveries/s'),
   drainEvents: count.default(50_000).describe('drain: events queued while the system is down'),
   idle: count.default(10_000).describe('idle: authenticated idle sockets (capped by the open-file limit)'),
   clientProcesses: count.max(16).default(2).describe('load-client processes sharing the sockets'),

@@ -1,4 +1,5 @@
 import type { BroadcastResult } from '../scenarios/broadcast.js';
+import type { BurstResult } from '../scenarios/burst.js';
 import type { DrainResult } from '../scenarios/drain.js';
 import type { FanoutResult, FanoutStep } from '../scenarios/fanout.js';
 import type { IdleResult } from '../scenarios/idle.js';
@@ -13,6 +14,7 @@ export interface SystemResult {
   idle?: IdleResult;
   fanout?: FanoutResult;
   broadcast?: BroadcastResult;
+  burst?: BurstResult;
   drain?: DrainResult | null;
 }
 
@@ -81,6 +83,8 @@ export function summarize(systems: BenchReport['systems'], options: Options): Su
     [`broadcast: deliveries/s (burst of ${options.broadcastBurst})`, 'deliveries/s', 'higher', (r) => r?.broadcast?.burst.deliveriesPerSec],
     [`broadcast: p50 at ${options.broadcastRate}/s`, 'ms', 'lower', (r) => r?.broadcast?.latency.p50Ms],
     [`broadcast: p99 at ${options.broadcastRate}/s`, 'ms', 'lower', (r) => r?.broadcast?.latency.p99Ms],
+    [`burst: deliveries/s (${options.burstEvents} events at once)`, 'deliveries/s', 'higher', (r) => r?.burst?.deliveriesPerSec],
+    [`burst: p99 (${options.burstEvents} events at once)`, 'ms', 'lower', (r) => r?.burst?.p99Ms],
     ['drain: events/s until empty', 'events/s', 'higher', (r) => r?.drain?.eventsPerSec],
     ['idle: memory per connection', 'KB', 'lower', (r) => (r?.idle ? r.idle.bytesPerConnection / 1024 : null)],
     ['idle: connect rate', 'connections/s', 'higher', (r) => r?.idle?.connectPerSec],
@@ -131,6 +135,7 @@ function cpuRowsOf(system: SystemName, r: SystemResult | undefined): string[][] 
   if (held) windows.push([`fan-out ${num(held.rate, 0)}/s (held)`, held.cpu]);
   if (broke) windows.push([`fan-out ${num(broke.rate, 0)}/s (broke)`, broke.cpu]);
   if (r?.broadcast) windows.push([`broadcast burst`, r.broadcast.burst.cpu]);
+  if (r?.burst) windows.push([`trip burst`, r.burst.cpu]);
   if (r?.drain) windows.push(['drain', r.drain.cpu]);
   return windows.map(([label, cpu]) => [
     system,
@@ -232,6 +237,7 @@ function notesOf(report: BenchReport, present: SystemName[]): string[] {
       ['idle', r?.idle && { failed: r.idle.failed, errors: r.idle.errors }],
       ['fan-out', r?.fanout?.connect],
       ['broadcast', r?.broadcast?.connect],
+      ['burst', r?.burst?.connect],
     ] as const;
     for (const [name, connect] of connects) {
       if (connect?.failed) notes.push(`${s} ${name}: ${connect.failed} sockets failed to connect: ${JSON.stringify(connect.errors)}`);
@@ -257,6 +263,7 @@ export function toMarkdown(report: BenchReport): string {
     [
       `Broadcast: ${num(o.broadcastClients, 0)} clients; latency at ${o.broadcastRate} notification.broadcast/s for ` +
         `${o.broadcastSeconds} s, deliveries/s from a burst of ${o.broadcastBurst} events sent at once. ` +
+        `Burst: ${num(o.burstClients, 0)} clients in ${num(o.burstTrips, 0)} trips, ${num(o.burstEvents, 0)} trip events published at once; deliveries/s until the last arrives. ` +
         `Drain: ${num(o.drainEvents, 0)} trip events queued while the system is down (n/a: peer and ceiling have no queue). ` +
         `Idle: ${num(o.idle, 0)} authenticated sockets; memory is the server's RSS after minus before, ÷ sockets.`,
     ],

@@ -25,6 +25,9 @@ const TINY = [
   '--broadcast-clients=20',
   '--broadcast-seconds=1',
   '--broadcast-burst=3',
+  '--burst-clients=20',
+  '--burst-trips=2',
+  '--burst-events=50',
   '--drain-events=200',
   '--idle=200',
   '--max-seconds=50',
@@ -87,6 +90,7 @@ describe.skipIf(!amqpUrl || !redisUrl)('the benchmark harness (tiny sizes)', () 
       expect(step?.maxMs, name).toBeGreaterThanOrEqual(step?.p99Ms ?? Infinity);
       expect(r?.broadcast?.latency.delivered, name).toBeGreaterThan(0);
       expect(r?.broadcast?.burst.deliveriesPerSec, name).toBeGreaterThan(0);
+      expect(r?.burst?.delivered, name).toBe(50 * 10);
       expect(step?.cpu.server, name).toBeGreaterThanOrEqual(0);
     }
     expect(report.systems.bridge?.drain?.eventsPerSec).toBeGreaterThan(0);
