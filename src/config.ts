@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_PENDING_LIMITS } from './realtime/slow-consumers.js';
+import { DEFAULT_PENDING_LIMITS } from './realtime/outgoing.js';
 import { parseTrustProxy, type ProxyRange } from './auth/client-address.js';
 import { DEFAULT_SOCKET_LIMITS } from './realtime/socket-limits.js';
 

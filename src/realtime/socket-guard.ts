@@ -3,7 +3,7 @@ import { clientAddressOf, type ClientAddressOf, type ProxyRange } from '../auth/
 import type { RateLimiterFactory } from '../auth/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DEFAULT_PENDING_LIMITS, SlowConsumers, type PendingLimits } from './slow-consumers.js';
+import { DEFAULT_PENDING_LIMITS, Outgoing, type PendingLimits } from './outgoing.js';
 import { SocketLimiter, type SocketLimits } from './socket-limits.js';
 import { TokenExpiry } from './token-expiry.js';
 
@@ -30,7 +30,8 @@ export class SocketGuard {
   readonly audit: Audit;
   readonly limiter: SocketLimiter;
   readonly expiry: TokenExpiry;
-  readonly slowConsumers: SlowConsumers;
+  /** Each socket's outgoing data: written once per turn, and cut when the client does not read. */
+  readonly outgoing: Outgoing;
   /** The address per-address limits and audit lines use (the client's, behind a trusted proxy). */
   readonly clientAddress: ClientAddressOf;
 
@@ -44,7 +45,7 @@ export class SocketGuard {
     });
     this.clientAddress = clientAddressOf(options.trustedProxies ?? []);
     this.expiry = new TokenExpiry({ metrics: options.metrics, logger: options.logger });
-    this.slowConsumers = new SlowConsumers({ ...DEFAULT_PENDING_LIMITS, ...options.pending }, options);
+    this.outgoing = new Outgoing({ ...DEFAULT_PENDING_LIMITS, ...options.pending }, options);
   }
 
   /** Idempotent. */

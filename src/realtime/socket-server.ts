@@ -99,7 +99,7 @@ export function handleConnections(io: BridgeServer, deps: ClientEventDeps & { lo
   io.on('connection', (socket) => {
     const { user, connectedAt } = socket.data;
     // Before anything is sent to it: the notifications replayed below count too.
-    deps.guard.slowConsumers.track(socket);
+    deps.guard.outgoing.track(socket);
     socket.data.transport = socket.conn.transport.name;
     socket.conn.once('upgrade', () => {
       socket.data.transport = socket.conn.transport.name;
