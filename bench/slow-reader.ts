@@ -3,8 +3,10 @@
  *
  * One bridge process per case (`npm start`'s build), a reading client and a never-reading one in one
  * trip (its TCP socket paused: connected, not reading), then `--megabytes` of 20 KB trip events
- * through RabbitMQ. Reports the bridge's resident memory above its level before the burst (peak, and
- * 3 s after the reader has everything), whether the stalled socket was cut, and in how long. The cases
+ * through RabbitMQ. Reports what the bridge holds once the reader has everything, above what it held
+ * before the burst, both after two forced garbage collections (its V8 heap in use plus the memory
+ * outside it, Buffers: what a stalled socket's unsent data takes); also its resident memory's peak
+ * growth (noisy: V8 keeps the heap it grew), whether the stalled socket was cut, and in how long. The cases
  * run alternately: the cap as configured (MAX_PENDING_BYTES_PER_SOCKET, default 1 MiB), no cap (1 TB),
  * and a baseline without the stalled socket: the same traffic's own churn (V8 keeps the heap it grew
  * for a burst), which the other two are compared against.
@@ -14,7 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { Connection } from 'rabbitmq-client';
 import { BenchBroker, runScopedName } from './lib/broker.js';
+import { createInterface } from 'node:readline';
 import { rssBytes, freePort, stopChild } from './lib/children.js';
+import { inspectorUrlIn, memoryAfterGc, type AfterGc } from './lib/inspector.js';
 import { sleep } from './lib/clock.js';
 import { signBenchToken } from './lib/tokens.js';
 
@@ -27,6 +31,8 @@ const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 interface Result {
   case: string;
+  /** Heap in use plus external memory after forced collections: after the burst minus before it. */
+  retainedGrowthMb: number;
   peakGrowthMb: number;
   afterGrowthMb: number;
   cut: boolean;
@@ -49,7 +55,7 @@ async function runCase(name: string, capBytes: number | undefined, stall: boolea
   const queue = runScopedName(runId, name);
   await broker.declareTopology(`${queue}.events`, queue);
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', 'dist/src/main.js'], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -60,8 +66,15 @@ async function runCase(name: string, capBytes: number | undefined, stall: boolea
       LOG_LEVEL: 'warn',
       ...(capBytes === undefined ? {} : { MAX_PENDING_BYTES_PER_SOCKET: String(capBytes) }),
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let inspector: string | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const url = inspectorUrlIn(line);
+    if (url) inspector = url;
+    else if (!/^(For help, see|Debugger (attached|ending))/.test(line)) process.stderr.write(`${line}\n`);
+  });
+  const retained = (m: AfterGc | undefined) => (m ? m.heapUsed + m.external : Number.NaN);
   const publisher = new Connection({ url: amqpUrl, connectionName: 'slow-reader-bench' });
   const sockets: Socket[] = [];
   try {
@@ -84,6 +97,7 @@ async function runCase(name: string, capBytes: number | undefined, stall: boolea
     if (stalled) (stalled.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
 
     await sleep(1000);
+    const heldBefore = retained(await memoryAfterGc(inspector));
     const before = rssBytes(child.pid!);
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(child.pid!))), 50);
@@ -103,6 +117,7 @@ async function runCase(name: string, capBytes: number | undefined, stall: boolea
     }
     while (received < count && Date.now() - started < 120_000) await sleep(50);
     const seconds = (Date.now() - started) / 1000;
+    const heldAfter = retained(await memoryAfterGc(inspector));
     await sleep(3000);
     clearInterval(sampler);
     const after = rssBytes(child.pid!);
@@ -110,7 +125,7 @@ async function runCase(name: string, capBytes: number | undefined, stall: boolea
     // The stalled client learns of the cut only once it reads again.
     if (stalled) (stalled.io.engine.transport as unknown as { ws?: { _socket: { resume(): void } } }).ws?._socket.resume();
     await sleep(300);
-    return { case: name, peakGrowthMb: mb(peak - before), afterGrowthMb: mb(after - before), cut: stalled ? cut || !stalled.connected : false, seconds };
+    return { case: name, retainedGrowthMb: mb(heldAfter - heldBefore), peakGrowthMb: mb(peak - before), afterGrowthMb: mb(after - before), cut: stalled ? cut || !stalled.connected : false, seconds };
   } finally {
     for (const s of sockets) s.disconnect();
     await publisher.close();
@@ -138,13 +153,13 @@ async function main(): Promise<void> {
       results.push({ ...result, case: name });
     }
   }
-  const base = median(results.filter((r) => r.case === 'baseline').map((r) => r.peakGrowthMb));
   for (const [name] of CASES) {
     const mine = results.filter((r) => r.case === name);
+    const held = mine.map((r) => r.retainedGrowthMb);
     const peaks = mine.map((r) => r.peakGrowthMb);
     console.log(
-      `${name}: ${megabytes} MB of events; peak RSS growth median ${median(peaks)} MB (${Math.min(...peaks)}–${Math.max(...peaks)}), ` +
-        `${Math.round((median(peaks) - base) * 10) / 10} MB above the baseline; 3 s later ${median(mine.map((r) => r.afterGrowthMb))} MB; ` +
+      `${name}: ${megabytes} MB of events; held after the burst (after GC) median +${median(held)} MB (${Math.min(...held)}–${Math.max(...held)}); ` +
+        `peak RSS growth median ${median(peaks)} MB (${Math.min(...peaks)}–${Math.max(...peaks)}); ` +
         `stalled socket cut in ${mine.filter((r) => r.cut).length}/${mine.length} runs`,
     );
   }

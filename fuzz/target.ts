@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { inspectorUrlIn, memoryAfterGc } from '../bench/lib/inspector.js';
 
 /** The compiled service, from dist/fuzz (npm run fuzz) or from the sources (the test, with the build beside them). */
 const MAIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/main.js' : '../dist/src/main.js', import.meta.url));
@@ -113,8 +113,8 @@ export class Target {
       }
       return;
     }
-    const inspector = /^Debugger listening on (ws:\/\/\S+)/.exec(line);
-    if (inspector) this.inspectorUrl = inspector[1];
+    const inspector = inspectorUrlIn(line);
+    if (inspector) this.inspectorUrl = inspector;
     if (stderr && /^(Debugger listening on|For help, see: https:\/\/nodejs.org\/en\/docs\/inspector|Debugger attached\.|Debugger ending on|Waiting for the debugger)/.test(line)) return;
     // Not a pino line: Node's own reports (uncaught exceptions, warnings) and stack frames.
     if (/unhandledRejection|uncaughtException|UnhandledPromiseRejection/.test(line)) this.note('unhandled', line);
@@ -146,33 +146,8 @@ export class Target {
    * use afterwards (bytes), so that memory is compared after a settle, not mid-collection.
    */
   async forceGc(): Promise<number | undefined> {
-    const url = this.inspectorUrl;
-    if (!url || !this.running) return undefined;
-    const ws = new WebSocket(url);
-    try {
-      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      let id = 0;
-      const call = (method: string, params: object = {}) =>
-        new Promise<unknown>((resolve, reject) => {
-          const mine = ++id;
-          const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 10_000);
-          ws.on('message', (data: Buffer) => {
-            const reply = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-            if (reply.id !== mine) return;
-            clearTimeout(timer);
-            resolve(reply.result);
-          });
-          ws.send(JSON.stringify({ id: mine, method, params }));
-        });
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const result = (await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as { result?: { value?: number } };
-      return result.result?.value;
-    } catch {
-      return undefined;
-    } finally {
-      ws.terminate();
-    }
+    if (!this.running) return undefined;
+    return (await memoryAfterGc(this.inspectorUrl))?.heapUsed;
   }
 
   /** The last lines written, for a report on a crash. */

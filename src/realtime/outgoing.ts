@@ -88,6 +88,8 @@ function enlist(conn: Watched): void {
 // Shared by every connection (engine.io calls them with the connection as `this`): no closures per socket.
 function onPacketCreate(this: Watched, packet: { data?: unknown }): void {
   this.unflushedBytes += bytesOf(packet.data);
+  // Blocked at the end of its last turn: held to the limits packet by packet, not a turn later.
+  if (this.waitingBefore > 0) this.owner.check(this);
   enlist(this);
 }
 
@@ -112,8 +114,9 @@ function onFlush(this: Watched): void {
  *   turn's later packets in its own buffer and flushes them together.
  * - **Slow consumers.** Then what still waits (engine.io's buffer and what the WebSocket could not
  *   write to the kernel) is held against the limits, once the kernel refuses more (a polling client:
- *   until it asks again). A socket over them at the end of two turns in a row, without having
- *   drained in between, does not read: its connection is dropped at once, with
+ *   until it asks again). A socket over them at the end of a turn, and again after it (at the end
+ *   of the next turn, or as soon as a packet of that turn takes it over), without having drained in
+ *   between, does not read: its connection is dropped at once, with
  *   what was waiting (a polite close would queue behind the data that does not move). The client
  *   sees its transport close and comes back with `since`, as after any lost connection.
  */
