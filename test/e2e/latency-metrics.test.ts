@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpUrl, startTestBridge, type TestBridge } from '../helpers/bridge.js';
+import { amqpUrl, metricSample as sample, startTestBridge, type TestBridge } from '../helpers/bridge.js';
 import { collect, connectClient, request, until } from '../helpers/client.js';
 import { signToken } from '../helpers/tokens.js';
-
-/** The value of one sample line of the Prometheus text, e.g. `bridge_x_count{stream="trip"}`. */
-async function sample(url: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 describe.skipIf(!amqpUrl)('the latency metrics operators read', () => {
   let t: TestBridge;

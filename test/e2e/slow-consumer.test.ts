@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridgeClient, type BridgeClient } from '../../src/client/index.js';
-import { amqpUrl, startTestBridge, type TestBridge } from '../helpers/bridge.js';
+import { amqpUrl, metricSample, startTestBridge, type TestBridge } from '../helpers/bridge.js';
 import { connectClient, until, type TestSocket } from '../helpers/client.js';
 import { stepOf } from '../helpers/stream.js';
 import { signToken } from '../helpers/tokens.js';
@@ -16,11 +16,7 @@ function tcpOf(socket: TestSocket | BridgeClient['socket']): { pause(): void; re
   return transport.ws._socket;
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const metric = async (url: string, name: string) => (await metricSample(url, name)) ?? 0;
 
 describe.skipIf(!amqpUrl)('slow consumers', () => {
   let t: TestBridge;

@@ -54,3 +54,10 @@ export async function startTestBridge(env: Record<string, string> = {}, tuning: 
     },
   };
 }
+
+/** The value of one sample of a bridge's `/metrics`, named as in the text (`name{label="v"}`); undefined when absent. */
+export async function metricSample(url: string, sample: string): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
