@@ -78,6 +78,8 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
   private readonly bootId = randomBytes(6).toString('base64url');
   private created = 0;
   private sink: EntrySink<T> = () => undefined;
+  /** What every stream here costs the budget: its history's bytes plus STREAM_OVERHEAD_BYTES each. */
+  private totalBytes = 0;
 
   constructor(
     private readonly fence: MemoryFence,
@@ -85,8 +87,12 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     private readonly now: () => number = Date.now,
     dedupe: DedupeLimits = DEFAULT_DEDUPE,
   ) {
-    // Sized by the bytes a stream holds, so that many busy trips (or large events) cannot exhaust memory.
-    this.streams = new LRUCache({ maxSize: limits.totalBytes, sizeCalculation: (s) => s.bytes + STREAM_OVERHEAD_BYTES });
+    // Bounded by the bytes the streams hold, so that many busy trips (or large events) cannot exhaust
+    // memory: counted here as entries come and go (lru-cache would measure a size only on set()).
+    this.streams = new LRUCache({
+      max: Math.max(1, Math.ceil(limits.totalBytes / STREAM_OVERHEAD_BYTES)),
+      dispose: (s) => (this.totalBytes -= s.bytes + STREAM_OVERHEAD_BYTES),
+    });
     this.written = new LRUCache({ max: dedupe.maxIds, ttl: dedupe.windowMs });
   }
 
@@ -104,10 +110,9 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     s.seq += 1;
     const message = { ...write.message, seq: s.seq, epoch: s.epoch } as T;
     const entry: StreamEntry<T> = { stream: write.stream, seq: s.seq, at: this.now(), message, ...(write.leave ? { leave: write.leave } : {}) };
-    const bytes = s.bytes;
     this.keep(s, entry);
-    // A new object, since lru-cache re-measures a size only when the value changes.
-    if (s.bytes !== bytes) this.streams.set(write.stream, { ...s });
+    // The least recently used streams go first; this one was just used.
+    while (this.totalBytes > this.limits.totalBytes && this.streams.size > 1) this.streams.pop();
     this.sink(entry);
     if (write.drop) this.streams.delete(write.stream);
     return 'appended';
@@ -142,6 +147,7 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
   private keep(s: Stream<T>, entry: StreamEntry<T>): void {
     const size = Buffer.byteLength(JSON.stringify(entry));
     if (size > this.limits.maxBytes) {
+      this.totalBytes -= s.bytes;
       s.history = [];
       s.sizes = [];
       s.bytes = 0;
@@ -150,12 +156,15 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     s.history.push(entry);
     s.sizes.push(size);
     s.bytes += size;
+    this.totalBytes += size;
     while (s.history.length > this.limits.size || s.bytes > this.limits.maxBytes) this.dropOldest(s);
   }
 
   private dropOldest(s: Stream<T>): void {
     s.history.shift();
-    s.bytes -= s.sizes.shift() ?? 0;
+    const size = s.sizes.shift() ?? 0;
+    s.bytes -= size;
+    this.totalBytes -= size;
   }
 
   private open(stream: string): Stream<T> {
@@ -163,6 +172,7 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     if (!s) {
       s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, history: [], sizes: [], bytes: 0 };
       this.streams.set(stream, s);
+      this.totalBytes += STREAM_OVERHEAD_BYTES;
     }
     return s;
   }
