@@ -118,6 +118,25 @@ describe('MemoryStreamStore numbering', () => {
     expect(after!.message.epoch).not.toBe(before!.message.epoch);
   });
 
+  it('no longer counts the entries that aged out against the byte budget', async () => {
+    let clock = 1_000_000;
+    const now = () => clock;
+    const probe = await setup({ now });
+    await probe.write('trip:a');
+    const e = Buffer.byteLength(JSON.stringify(probe.entries[0]));
+    const o = STREAM_OVERHEAD_BYTES;
+    // Three streams fit once one of the first two lost its entry to age: not while that entry still counted.
+    const { streams, entries, write } = await setup({ now, limits: { size: 1, ttlMs: 1000, totalBytes: 2 * e + 3 * o + 5 } });
+    await write('trip:a');
+    await write('trip:b');
+    clock += 2000;
+    expect((await streams.since('trip:a', { seq: 0, epoch: entries[0]!.message.epoch })).recovered).toBe(false);
+    await write('trip:c');
+    const [a1, b1] = entries;
+    expect(await streams.head('trip:a')).toMatchObject({ seq: 1, epoch: a1!.message.epoch });
+    expect(await streams.head('trip:b')).toMatchObject({ seq: 1, epoch: b1!.message.epoch });
+  });
+
   it('starts every stream again under a new epoch once closed', async () => {
     const { streams, write } = await setup();
     await write('trip:t1');
