@@ -13,6 +13,10 @@ export interface Stamp {
 export const tripIdOf = (index: number) => `bench-trip-${index}`;
 export const userIdOf = (index: number) => `bench-user-${index}`;
 
+/** How many of `clients` sockets each of `trips` trips holds, when client i joins trip i % trips. */
+export const membersPerTrip = (clients: number, trips: number) =>
+  Array.from({ length: trips }, (_, t) => Math.floor(clients / trips) + (t < clients % trips ? 1 : 0));
+
 /**
  * A `trip:updated` payload shaped like the bridge's (minus `seq`/`epoch`, which only the bridge
  * numbers), so that every system puts about the same bytes on the wire.

@@ -1,7 +1,7 @@
 import type { PoolConnectResult } from '../clients/pool.js';
 import { now } from '../lib/clock.js';
 import type { CpuUse } from '../lib/cpu.js';
-import { tripIdOf } from '../lib/events.js';
+import { membersPerTrip, tripIdOf } from '../lib/events.js';
 import { collectDeliveries, progress, type Deliveries, type ScenarioContext } from './measure.js';
 
 export interface BurstResult extends Deliveries {
@@ -34,7 +34,7 @@ export async function runBurst({ system, pool, secret, options, cpuWindow }: Sce
   });
   progress(system.name, `burst: ${connect.connected} clients joined ${trips} trips (${connect.failed} failed)`);
   try {
-    const members = Array.from({ length: trips }, (_, t) => Math.floor(clients / trips) + (t < clients % trips ? 1 : 0));
+    const members = membersPerTrip(clients, trips);
     const tripIds = members.map((_, t) => tripIdOf(t));
     const events = options.burstEvents;
     const step = `${system.name}:burst`;

@@ -1,7 +1,7 @@
 import type { PoolConnectResult } from '../clients/pool.js';
 import { now } from '../lib/clock.js';
 import type { CpuUse } from '../lib/cpu.js';
-import { tripIdOf } from '../lib/events.js';
+import { membersPerTrip, tripIdOf } from '../lib/events.js';
 import { collectDeliveries, progress, type Deliveries, type ScenarioContext } from './measure.js';
 
 export interface FanoutStep extends Deliveries {
@@ -53,7 +53,7 @@ export async function runFanout({ system, pool, secret, options, cpuWindow }: Sc
     timeoutMs: 20_000,
   });
   progress(system.name, `fan-out: ${connect.connected} clients joined ${trips} trips (${connect.failed} failed)`);
-  const members = Array.from({ length: trips }, (_, t) => Math.floor(clients / trips) + (t < clients % trips ? 1 : 0));
+  const members = membersPerTrip(clients, trips);
   const tripIds = members.map((_, t) => tripIdOf(t));
   const steps: FanoutStep[] = [];
 

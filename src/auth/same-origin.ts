@@ -29,3 +29,10 @@ export function namesServerItself(origin: string, host: string | undefined): boo
   const to = from && parse(`${from.protocol}//${host}`);
   return !!from && !!to && from.hostname === to.hostname && portOf(from) === portOf(to);
 }
+
+/** Whether an `Origin` may act with a user's credentials: a page in the allow-list (FRONTEND_URLS), or the server itself. */
+export function originPolicy(allowList: string[]): (origin: string, host: string | undefined) => boolean {
+  // Built once, and a bad URL fails here rather than on a request.
+  const allowed = new Set(allowList.map((url) => new URL(url).origin));
+  return (origin, host) => allowed.has(origin) || namesServerItself(origin, host);
+}

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { namesServerItself } from '../auth/same-origin.js';
+import { originPolicy } from '../auth/same-origin.js';
 import { BridgeError } from '../errors.js';
 import { clientAddress } from './audit.js';
 import { tokenOf, type AuthEnv } from './auth.js';
@@ -22,11 +22,10 @@ export interface CrossSiteOptions {
  * A request that shows neither header is refused: nothing proves it came from one of our pages.
  */
 export function crossSiteGuard(options: CrossSiteOptions) {
-  // Built once, and a bad URL fails here rather than on a request.
-  const allowed = new Set(options.allowedOrigins.map((url) => new URL(url).origin));
+  const allowed = originPolicy(options.allowedOrigins);
   const sameSite = (c: Context) => {
     const origin = c.req.header('origin');
-    if (origin !== undefined) return allowed.has(origin) || namesServerItself(origin, c.req.header('host') ?? new URL(c.req.url).host);
+    if (origin !== undefined) return allowed(origin, c.req.header('host') ?? new URL(c.req.url).host);
     return c.req.header('sec-fetch-site') === 'same-origin';
   };
   return createMiddleware<AuthEnv>(async (c, next) => {

@@ -1,7 +1,7 @@
 import type { PresenceEntry } from '../../contracts/index.js';
 import type { Logger } from '../logger.js';
 import type { Departure, PresenceStore } from '../state/presence-store.js';
-import type { BridgeServer, BridgeSocket } from './types.js';
+import { localSocketsIn, type BridgeServer, type BridgeSocket } from './types.js';
 
 /** A presence entry for a user: their id, and their name when the token had one. */
 export function presenceOf({ id, name }: { id: string; name?: string | undefined }): PresenceEntry {
@@ -67,13 +67,10 @@ export class TripPresence {
 
   /** Confirms every local socket's entry in every local trip room; announces the users found gone. */
   async refreshAll(): Promise<void> {
-    const nsp = this.io.of('/');
-    for (const [room, ids] of nsp.adapter.rooms) {
-      if (!room.startsWith('trip:')) continue;
-      const sockets = [...ids].flatMap((socketId) => {
-        const socket = nsp.sockets.get(socketId);
-        return socket ? [{ socketId, user: presenceOf(socket.data.user) }] : [];
-      });
+    // The names first: rooms come and go during the awaits below.
+    const tripRooms = [...this.io.of('/').adapter.rooms.keys()].filter((room) => room.startsWith('trip:'));
+    for (const room of tripRooms) {
+      const sockets = localSocketsIn(this.io, room).map((socket) => ({ socketId: socket.id, user: presenceOf(socket.data.user) }));
       try {
         this.announce(await this.store.refresh(room, sockets));
       } catch (err) {

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { MembershipStore, StreamEntry, StreamHead } from '../state/stores.js';
 import type { Streams } from '../state/streams.js';
 import type { TripPresence } from './presence.js';
-import type { BridgeServer } from './types.js';
+import { localSocketsIn, type BridgeServer } from './types.js';
 
 type Entry = StreamEntry<TripUpdatedMessage | NotificationMessage>;
 
@@ -113,20 +113,15 @@ export class RoomFeeds {
   /** The entry's sockets leave the trip here, at once, before any later entry of it is handed out. */
   private leave(room: string, reason: 'removed' | 'deleted', userId: string | undefined): void {
     const tripId = room.slice('trip:'.length);
-    const nsp = this.io.of('/');
     if (userId === undefined) {
       this.io.local.to(room).emit('trip:left', { tripId, reason });
       // Every instance takes its own sockets out, of the room and of its presence (nobody is left to tell).
-      for (const id of [...(nsp.adapter.rooms.get(room) ?? [])]) {
-        const socket = nsp.sockets.get(id);
-        if (socket) void this.deps.presence.left(socket, room, true);
-      }
+      for (const socket of localSocketsIn(this.io, room)) void this.deps.presence.left(socket, room, true);
       this.io.local.in(room).socketsLeave(room);
       return;
     }
-    for (const id of nsp.adapter.rooms.get(rooms.user(userId)) ?? []) {
-      const socket = nsp.sockets.get(id);
-      if (!socket?.rooms.has(room)) continue;
+    for (const socket of localSocketsIn(this.io, rooms.user(userId))) {
+      if (!socket.rooms.has(room)) continue;
       void socket.leave(room);
       socket.emit('trip:left', { tripId, reason });
       void this.deps.presence.left(socket, room, true);
@@ -187,10 +182,7 @@ export class RoomFeeds {
 
   private async recheckMembers(room: string): Promise<void> {
     const tripId = room.slice('trip:'.length);
-    const nsp = this.io.of('/');
-    for (const id of [...(nsp.adapter.rooms.get(room) ?? [])]) {
-      const socket = nsp.sockets.get(id);
-      if (!socket) continue;
+    for (const socket of localSocketsIn(this.io, room)) {
       const allowed = await canJoinTrip(socket.data.user, tripId, this.deps.membership).catch(() => true);
       if (allowed || !socket.rooms.has(room)) continue;
       void socket.leave(room);

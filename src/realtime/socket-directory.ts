@@ -1,5 +1,5 @@
 import { rooms } from '../../consumers/ports.js';
-import type { BridgeServer } from './types.js';
+import { localSocketsIn, type BridgeServer } from './types.js';
 
 export interface RoomInfo {
   name: string;
@@ -62,12 +62,12 @@ export function createSocketDirectory(
     return { connections: io.engine.clientsCount, rooms: sizes, broker: await brokerCounts() };
   }
   function localConnectionsOf(userId: string): ConnectionInfo[] {
-    const nsp = io.of('/');
-    return [...(nsp.adapter.rooms.get(rooms.user(userId)) ?? [])].flatMap((id) => {
-      const s = nsp.sockets.get(id);
-      if (!s) return [];
-      return [{ socketId: s.id, connectedAt: s.data.connectedAt, transport: s.data.transport, rooms: [...s.rooms].filter(isContractRoom) }];
-    });
+    return localSocketsIn(io, rooms.user(userId)).map((s) => ({
+      socketId: s.id,
+      connectedAt: s.data.connectedAt,
+      transport: s.data.transport,
+      rooms: [...s.rooms].filter(isContractRoom),
+    }));
   }
   if (clustered) {
     io.on('directory:summary', (ack) => void local().then(ack));

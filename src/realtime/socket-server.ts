@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createClientEvents, type ClientEventDeps } from './client-events.js';
 import { replayAndJoin } from './recovery.js';
-import { namesServerItself } from '../auth/same-origin.js';
+import { originPolicy } from '../auth/same-origin.js';
 import { socketAuth } from './socket-auth.js';
 import type { SocketGuard } from './socket-guard.js';
 import type { BridgeServer, BridgeSocket } from './types.js';
@@ -34,10 +34,10 @@ export interface SocketServerOptions {
  */
 function originCheck(corsOrigins: string[], guard: SocketGuard, metrics: Metrics) {
   const { audit } = guard;
-  const allowed = new Set(corsOrigins.map((url) => new URL(url).origin));
+  const allowed = originPolicy(corsOrigins);
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
-    if (origin === undefined || allowed.has(origin) || namesServerItself(origin, req.headers.host)) return callback(null, true);
+    if (origin === undefined || allowed(origin, req.headers.host)) return callback(null, true);
     metrics.handshakeRefusals.inc({ code: 'origin_not_allowed' });
     audit.record(
       'socket.refused',

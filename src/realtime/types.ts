@@ -34,3 +34,9 @@ export interface InterServerEvents {
 
 export type BridgeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type BridgeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** This instance's sockets in a room, as a copy: leaving the room while iterating is safe. */
+export function localSocketsIn(io: BridgeServer, room: string): BridgeSocket[] {
+  const nsp = io.of('/');
+  return [...(nsp.adapter.rooms.get(room) ?? [])].flatMap((id) => nsp.sockets.get(id) ?? []);
+}

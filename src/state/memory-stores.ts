@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { outcomeOf } from './membership-order.js';
 import {
   FencedError,
+  replaysEverything,
   type Appended,
   type DedupeStore,
   type EntrySink,
@@ -131,9 +132,7 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     const cutoff = at - this.limits.ttlMs;
     while (s.history.length > 0 && s.history[0]!.at < cutoff) this.dropOldest(s);
     const missed = s.history.filter((entry) => entry.seq > position.seq);
-    // Recovered only when the history holds every message after the position, up to the head.
-    const complete = missed.length === s.seq - position.seq && missed.every((e, i) => e.seq === position.seq + 1 + i);
-    return complete ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
+    return replaysEverything(missed, position.seq, s.seq) ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { APPEND, HEAD, poll, redis, SINCE } from './redis-scripts.js';
 import type { HistoryLimits } from './memory-stores.js';
 import {
   FencedError,
+  replaysEverything,
   StoreUnavailableError,
   type Appended,
   type EntrySink,
@@ -39,8 +40,8 @@ export const redisKeys = (prefix: string) => ({
 
 /**
  * Streams in Redis, shared by every instance: a hash `stream:{name}` {seq, epoch, rid, bytes} and a
- * list `history:{name}` of entries (JSON), capped in count and in bytes (`bytes`: the list's total). Both expire together after twice the history age without use,
- * after which the stream starts a new epoch. Every append is one script (APPEND): lease, numbering,
+ * list `history:{name}` of entries (JSON), capped in count and in bytes (`bytes`: the list's total).
+ * Both expire together after twice the history age without use, after which the stream starts a new epoch. Every append is one script (APPEND): lease, numbering,
  * history, de-duplication and the hand-out to every instance happen in one atomic step, one round trip.
  */
 export class RedisStreamStore<T> implements StreamStore<T> {
@@ -103,8 +104,7 @@ export class RedisStreamStore<T> implements StreamStore<T> {
     const missed = kept
       .map((json) => JSON.parse(json) as StreamEntry<T>)
       .filter((entry) => entry.at >= cutoff && entry.seq > position.seq);
-    const complete = missed.length === seq - position.seq && missed.every((e, i) => e.seq === position.seq + 1 + i);
-    return complete ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
+    return replaysEverything(missed, position.seq, seq) ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
   }
 
   /** The client is shared and closed by its owner. */

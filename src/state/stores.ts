@@ -78,6 +78,14 @@ export type Recovery<T> =
   | { recovered: true; head: StreamHead; entries: Array<StreamEntry<T>>; at: number }
   | { recovered: false; head: StreamHead; at: number };
 
+/**
+ * A replay after `from` up to `headSeq` is complete only when `missed` (the kept entries after it, in
+ * order) holds every seq in between: a hole left by the caps or by age means `recovered: false`.
+ */
+export function replaysEverything(missed: ReadonlyArray<{ seq: number }>, from: number, headSeq: number): boolean {
+  return missed.length === headSeq - from && missed.every((e, i) => e.seq === from + 1 + i);
+}
+
 /** Where a store hands the entries it numbered: the room feeds of an instance. */
 export type EntrySink<T> = (entry: StreamEntry<T>) => void;
 
