@@ -1,4 +1,5 @@
 import type { BridgeEvent } from '../contracts/index.js';
+import type { NowOrLater } from '../src/state/now-or-later.js';
 import type { Lease } from '../src/state/stores.js';
 import { decodeEvent, type Decoded } from './decode.js';
 
@@ -16,12 +17,12 @@ export interface Dispatcher {
   /**
    * Routes a valid event under the writer's lease; idempotent (every write is de-duplicated by event
    * id), so that a redelivered event is never handed out twice. Rejects when handling failed (worth
-   * a retry), with FencedError when the lease was taken over.
+   * a retry), with FencedError when the lease was taken over. May answer (or throw) at once.
    */
-  deliver(event: BridgeEvent, lease: Lease): Promise<Delivery>;
+  deliver(event: BridgeEvent, lease: Lease): NowOrLater<Delivery>;
 }
 
 /** Validates and routes messages. */
-export function createDispatcher(route: (event: BridgeEvent, lease: Lease) => Promise<Delivery>): Dispatcher {
+export function createDispatcher(route: (event: BridgeEvent, lease: Lease) => NowOrLater<Delivery>): Dispatcher {
   return { decode: decodeEvent, deliver: route };
 }

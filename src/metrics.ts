@@ -21,6 +21,13 @@ export class Metrics {
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
+  private readonly deliveredByType = new Map<string, Counter.Internal>();
+  /** The delivered counter of one event type, bound once per type: inc({ type }) would hash the labels per event. */
+  deliveredOf(type: string): Counter.Internal {
+    let child = this.deliveredByType.get(type);
+    if (!child) this.deliveredByType.set(type, (child = this.delivered.labels(type)));
+    return child;
+  }
   readonly duplicates = new Counter({
     name: 'bridge_events_duplicate_total',
     help: 'Messages acknowledged without delivery because their id was seen within the window',

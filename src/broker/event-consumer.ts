@@ -8,6 +8,7 @@ import { bodyBytes } from '../../consumers/json-text.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KeyedLock } from '../state/keyed-lock.js';
+import { andThen, type NowOrLater } from '../state/now-or-later.js';
 import { FencedError, StoreUnavailableError, type Fence, type Lease } from '../state/stores.js';
 import { ConsumerSession, QueueConsumer, type Settlement } from './queue-consumer.js';
 import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
@@ -48,11 +49,6 @@ export interface EventConsumerOptions {
 }
 
 /**
- * The original bytes of a message, as far as the AMQP client kept them. Always a Buffer: the client
- * would otherwise overwrite the content type of a string (text/plain) or an object (application/json).
- */
-
-/**
  * Consumes the bridge queue. This is the one place that turns an outcome into ack, retry or dead
  * letter: bad input is dead-lettered at once, a failed handler is retried a bounded number of times
  * and then dead-lettered, a message redelivered too often is dead-lettered, and a message is
@@ -75,6 +71,8 @@ export class EventConsumer {
   private readonly lanes = new KeyedLock();
   /** The lease of each channel's deliveries, taken at its first delivery. */
   private readonly leases = new WeakMap<ConsumerSession, Promise<Lease>>();
+  /** The same leases, once acquired: what lets an event be delivered at once. */
+  private readonly acquired = new WeakMap<ConsumerSession, Lease>();
 
   constructor(private readonly options: EventConsumerOptions) {
     const { connection, topology, prefetch } = options;
@@ -127,35 +125,39 @@ export class EventConsumer {
     await this.deadLetters.close();
   }
 
-  private async handle(msg: AsyncMessage, session: ConsumerSession): Promise<Settlement> {
+  /**
+   * What becomes of one delivery. A valid event whose lane is free, on a channel whose lease is
+   * acquired, with the streams in memory, is handled at once: the settlement comes back without a
+   * promise.
+   */
+  private handle(msg: AsyncMessage, session: ConsumerSession): NowOrLater<Settlement> {
     const { metrics, dispatcher } = this.options;
     metrics.consumed.inc();
     // Quorum queues count the earlier deliveries that ended without an ack.
     const earlierDeliveries = Number(msg.headers?.['x-delivery-count'] ?? 0);
     if (earlierDeliveries >= REDELIVERY_LIMIT) {
-      await this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
-      return 'ack';
+      return this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
     }
     const decoded = dispatcher.decode(msg.body, msg.contentType);
-    if (!decoded.ok) {
-      // Rejected messages need no order: their dead-lettering overlaps with everything else.
-      await this.deadLetter(msg, decoded.reason, decoded.detail);
-      return 'ack';
-    }
+    // Rejected messages need no order: their dead-lettering overlaps with everything else.
+    if (!decoded.ok) return this.deadLetter(msg, decoded.reason, decoded.detail);
     const { event } = decoded;
     // Joined synchronously: handlers start in delivery order, so each lane keeps the queue's order.
-    const result = await this.lanes.run(laneOf(event), () => this.deliverWithRetries(msg, event, session));
+    const result = this.lanes.run(laneOf(event), () => this.deliver(msg, event, session));
+    return andThen(result, (outcome) => this.settlementOf(msg, event, outcome));
+  }
+
+  private settlementOf(msg: AsyncMessage, event: BridgeEvent, result: DeliveryResult): NowOrLater<Settlement> {
     switch (result.kind) {
       case 'delivered':
-        metrics.delivered.inc({ type: event.type });
+        this.options.metrics.deliveredOf(event.type).inc();
         return 'ack';
       case 'duplicate':
-        metrics.duplicates.inc();
+        this.options.metrics.duplicates.inc();
         this.log.debug({ event: 'consumer.duplicate', eventId: event.id }, 'duplicate acknowledged');
         return 'ack';
       case 'failed':
-        await this.deadLetter(msg, 'handler_failed', result.detail);
-        return 'ack';
+        return this.deadLetter(msg, 'handler_failed', result.detail);
       case 'stopping':
       case 'fenced':
         // Left to the next consumer (closing the channel returns it), rather than dead-lettered half-way.
@@ -163,44 +165,72 @@ export class EventConsumer {
     }
   }
 
+  /** The first attempt, at once when the lease is known; a failure, or a lease still to acquire, goes on with retries. */
+  private deliver(msg: AsyncMessage, event: BridgeEvent, session: ConsumerSession): NowOrLater<DeliveryResult> {
+    const lease = this.acquired.get(session);
+    if (lease === undefined || this.halted || session.closed) return this.deliverWithRetries(msg, event, session);
+    let delivery: NowOrLater<Delivery>;
+    try {
+      delivery = this.options.dispatcher.deliver(event, lease);
+    } catch (err) {
+      return this.deliverWithRetries(msg, event, session, { err });
+    }
+    if (!(delivery instanceof Promise)) return { kind: delivery };
+    return delivery.then(
+      (kind) => ({ kind }),
+      (err: unknown) => this.deliverWithRetries(msg, event, session, { err }),
+    );
+  }
+
   /**
    * Retries a failing handler here, in order, instead of requeueing through the broker: a requeued
    * message would come back behind the ones already prefetched, after later events of its trip.
+   * `failed`: how the first attempt, made by `deliver`, ended.
    */
-  private async deliverWithRetries(msg: AsyncMessage, event: BridgeEvent, session: ConsumerSession): Promise<DeliveryResult> {
+  private async deliverWithRetries(
+    msg: AsyncMessage,
+    event: BridgeEvent,
+    session: ConsumerSession,
+    failed?: { err: unknown },
+  ): Promise<DeliveryResult> {
     let waits = 0;
-    for (let attempt = 0; ; ) {
-      // Once one event was put back for shutdown, the ones behind it go back too, keeping their order;
-      // a closed channel's messages are being redelivered to the next consumer already.
-      if (this.halted) return { kind: 'stopping' };
-      if (session.closed) return { kind: 'fenced' };
-      try {
-        return { kind: await this.options.dispatcher.deliver(event, await this.leaseOf(session)) };
-      } catch (err) {
-        if (err instanceof FencedError) {
-          this.fenced(session, event, err);
-          return { kind: 'fenced' };
+    let failure = failed;
+    for (let attempt = 0; ; failure = undefined) {
+      if (!failure) {
+        // Once one event was put back for shutdown, the ones behind it go back too, keeping their order;
+        // a closed channel's messages are being redelivered to the next consumer already.
+        if (this.halted) return { kind: 'stopping' };
+        if (session.closed) return { kind: 'fenced' };
+        try {
+          return { kind: await this.options.dispatcher.deliver(event, await this.leaseOf(session)) };
+        } catch (err) {
+          failure = { err };
         }
-        const detail = err instanceof Error ? err.message : String(err);
-        const waiting = err instanceof StoreUnavailableError;
-        const delay = waiting ? WAIT_DELAYS_MS[Math.min(waits++, WAIT_DELAYS_MS.length - 1)] : HANDLER_RETRY_DELAYS_MS[attempt++];
-        if (delay === undefined) return { kind: 'failed', detail };
-        if (this.closed) {
-          this.halted = true;
-          return { kind: 'stopping' };
-        }
-        if (waiting) {
-          this.options.metrics.handlerWaits.inc();
-          if (waits === 1) this.log.warn({ event: 'consumer.waiting', eventId: event.id, detail }, 'event waits: store unavailable');
-        } else {
-          this.options.metrics.handlerRetries.inc();
-          this.log.warn(
-            { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt, detail },
-            'handler failed; retrying',
-          );
-        }
-        await setTimeout(delay);
       }
+      const { err } = failure;
+      if (err instanceof FencedError) {
+        this.fenced(session, event, err);
+        return { kind: 'fenced' };
+      }
+      const detail = err instanceof Error ? err.message : String(err);
+      const waiting = err instanceof StoreUnavailableError;
+      const delay = waiting ? WAIT_DELAYS_MS[Math.min(waits++, WAIT_DELAYS_MS.length - 1)] : HANDLER_RETRY_DELAYS_MS[attempt++];
+      if (delay === undefined) return { kind: 'failed', detail };
+      if (this.closed) {
+        this.halted = true;
+        return { kind: 'stopping' };
+      }
+      if (waiting) {
+        this.options.metrics.handlerWaits.inc();
+        if (waits === 1) this.log.warn({ event: 'consumer.waiting', eventId: event.id, detail }, 'event waits: store unavailable');
+      } else {
+        this.options.metrics.handlerRetries.inc();
+        this.log.warn(
+          { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt, detail },
+          'handler failed; retrying',
+        );
+      }
+      await setTimeout(delay);
     }
   }
 
@@ -211,7 +241,8 @@ export class EventConsumer {
       lease = this.options.fence.acquire();
       this.leases.set(session, lease);
       lease.then(
-        () => {
+        (acquired) => {
+          this.acquired.set(session, acquired);
           this.options.metrics.leases.inc();
           this.log.info({ event: 'consumer.lease_acquired', session: session.id }, 'this instance writes the streams now');
         },
@@ -229,8 +260,8 @@ export class EventConsumer {
     this.consumer.recycle(session);
   }
 
-  /** Copies the message to the dead-letter queue with its reason; resolves once the broker confirmed. */
-  private async deadLetter(msg: AsyncMessage, reason: RejectionReason, detail: string): Promise<void> {
+  /** Copies the message to the dead-letter queue with its reason; once the broker confirmed, it is acknowledged. */
+  private async deadLetter(msg: AsyncMessage, reason: RejectionReason, detail: string): Promise<'ack'> {
     const queue = this.options.topology.deadLetterQueue.queue;
     await this.deadLetters.send(
       {
@@ -256,5 +287,6 @@ export class EventConsumer {
       { event: 'consumer.dead_lettered', reason, detail, messageId: msg.messageId, routingKey: msg.routingKey },
       'message moved to the dead-letter queue',
     );
+    return 'ack';
   }
 }

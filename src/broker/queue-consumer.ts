@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
+import type { NowOrLater } from '../state/now-or-later.js';
 
 /**
  * What becomes of a handled message: acknowledged, put back in its queue at once, or abandoned (left
@@ -87,8 +88,11 @@ export interface QueueConsumerOptions {
   prefetch: number;
   /** Declares what consuming needs (queues, exchanges, bindings) on every new channel. */
   declare: (ch: Channel) => Promise<void>;
-  /** Must not throw for a message it could handle; a throw puts the message back and emits 'error'. */
-  handler: (msg: AsyncMessage, session: ConsumerSession) => Promise<Settlement>;
+  /**
+   * Must not throw for a message it could handle; a throw puts the message back and emits 'error'.
+   * A settlement given at once is acted on at once: no promise for that message.
+   */
+  handler: (msg: AsyncMessage, session: ConsumerSession) => NowOrLater<Settlement>;
   /** Told how long each handler took, in seconds (from delivery to its settlement). */
   handled?: (seconds: number) => void;
 }
@@ -216,11 +220,15 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
     // Closing: left unsettled, for the channel's close to return it to the queue in order.
     if (this.state !== 'running' || session.closed) return;
     const deliveredAt = performance.now();
-    const job = this.options.handler(msg, session).then(
-      (settlement) => {
-        if (settlement !== 'abandon') acks.settle(msg.deliveryTag, settlement);
-        this.options.handled?.((performance.now() - deliveredAt) / 1000);
-      },
+    let settlement: NowOrLater<Settlement>;
+    try {
+      settlement = this.options.handler(msg, session);
+    } catch (err) {
+      settlement = Promise.reject(err as Error);
+    }
+    if (!(settlement instanceof Promise)) return this.settle(msg, acks, deliveredAt, settlement);
+    const job = settlement.then(
+      (later) => this.settle(msg, acks, deliveredAt, later),
       (err: Error) => {
         acks.settle(msg.deliveryTag, 'requeue');
         this.emit('error', err);
@@ -228,5 +236,10 @@ export class QueueConsumer extends EventEmitter<{ ready: []; error: [Error & { c
     );
     this.inFlight.set(job, deliveredAt);
     void job.finally(() => this.inFlight.delete(job));
+  }
+
+  private settle(msg: AsyncMessage, acks: AckBatcher, deliveredAt: number, settlement: Settlement): void {
+    if (settlement !== 'abandon') acks.settle(msg.deliveryTag, settlement);
+    this.options.handled?.((performance.now() - deliveredAt) / 1000);
   }
 }

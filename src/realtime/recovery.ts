@@ -24,7 +24,7 @@ export interface ReplayAndJoin<T> {
  */
 export function replayAndJoin<T>(options: ReplayAndJoin<T>): Promise<{ head: StreamHead; recovered: boolean }> {
   const { socket, room, store, since } = options;
-  return options.lock.run(room, async () => {
+  return Promise.resolve(options.lock.run(room, async () => {
     await options.check?.();
     const recovery = since ? await store.since(room, since) : undefined;
     if (recovery?.recovered) for (const entry of recovery.entries) options.send(entry.message);
@@ -32,5 +32,5 @@ export function replayAndJoin<T>(options: ReplayAndJoin<T>): Promise<{ head: Str
     await socket.join(room);
     options.feeds.joined(room, socket.id, head);
     return { head: { seq: head.seq, epoch: head.epoch }, recovered: recovery?.recovered ?? false };
-  });
+  }));
 }

@@ -102,7 +102,8 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     this.sink = sink;
   }
 
-  async append(write: StreamWrite<T>, lease: Lease): Promise<Appended> {
+  /** Answers at once; throws FencedError when `lease` is not the last one handed out. */
+  append(write: StreamWrite<T>, lease: Lease): Appended {
     this.fence.check(lease);
     const key = `${write.stream}\n${write.eventId}`;
     if (this.written.has(key)) return 'duplicate';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import type { NotificationMessage, TripUpdatedMessage } from '../../contracts/index.js';
 import { KeyedLock } from './keyed-lock.js';
+import type { NowOrLater } from './now-or-later.js';
 import {
   DEFAULT_DEDUPE,
   DEFAULT_HISTORY,
@@ -130,7 +131,8 @@ export class RedisStreamLock implements StreamLock {
     this.ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   }
 
-  run<T>(key: string, task: () => Promise<T> | T): Promise<T> {
+  run<T>(key: string, task: () => NowOrLater<T>): Promise<T> {
+    // An async task: the local lock answers later, always.
     return this.local.run(key, async () => {
       const name = redisKeys(this.options.prefix).lock(key);
       const token = await this.acquire(name);
@@ -140,7 +142,7 @@ export class RedisStreamLock implements StreamLock {
         // A failed release is not the task's failure: the lock expires by itself.
         await DELETE_IF.run(this.client, [name], [token]).catch(() => undefined);
       }
-    });
+    }) as Promise<T>;
   }
 
   /** Gives up after twice the ttl, when the holder must be gone. */

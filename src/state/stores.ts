@@ -1,3 +1,5 @@
+import type { NowOrLater } from './now-or-later.js';
+
 /**
  * A shared store could not be reached (Redis down, say). The event that met it is retried until the
  * store is back, in order, rather than dead-lettered: the failure is not the event's.
@@ -34,7 +36,7 @@ export interface Fence {
  * what orders "number, keep and hand out" against "replay, then join" for a stream.
  */
 export interface StreamLock {
-  run<T>(key: string, task: () => Promise<T> | T): Promise<T>;
+  run<T>(key: string, task: () => NowOrLater<T>): NowOrLater<T>;
 }
 
 /** A position in a stream: `seq` counts 1, 2, 3… within `epoch`. */
@@ -97,8 +99,11 @@ export type EntrySink<T> = (entry: StreamEntry<T>) => void;
  * back writes, starts it again under a new epoch, so that clients can tell.
  */
 export interface StreamStore<T> {
-  /** Rejects with FencedError when `lease` is no longer the valid one (nothing written). */
-  append(write: StreamWrite<T>, lease: Lease): Promise<Appended>;
+  /**
+   * Fails with FencedError when `lease` is no longer the valid one (nothing written). A store in
+   * memory answers (or throws) at once.
+   */
+  append(write: StreamWrite<T>, lease: Lease): NowOrLater<Appended>;
   /** The position of the last entry (seq 0 for a stream with no event yet), with the store's clock. */
   head(stream: string): Promise<StreamHead & { at: number }>;
   /** The entries after `position`, if the history still reaches back to it within the same epoch. */

@@ -39,7 +39,7 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
       if (n <= (failuresBeforeSuccess[id] ?? 0)) throw new Error(`handler exploded on ${id}`);
       if (id.startsWith('slow')) await new Promise((r) => setTimeout(r, 200));
       handled.push(id);
-      return 'delivered';
+      return 'delivered' as const;
     },
   };
   const startConsumer = async () => {

@@ -10,7 +10,9 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
   let amqp: TestAmqp;
   const consumers: QueueConsumer[] = [];
 
-  const consume = (handler: (msg: AsyncMessage) => Promise<Settlement>, prefetch = 50) => {
+  const consume = (handler: (msg: AsyncMessage) => Promise<Settlement>, prefetch = 50) => consumeWith(handler, prefetch);
+  /** As consume, with a handler that may also answer at once. */
+  const consumeWith = (handler: QueueConsumerOptions['handler'], prefetch = 50) => {
     const consumer = new QueueConsumer({
       connection: amqp.connection,
       queue,
@@ -67,6 +69,29 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     expect(await leftInQueue(0)).toBe(0);
   });
 
+  it('acts at once on a settlement given at once: acknowledged, put back, or a throw put back', async () => {
+    const seen: number[] = [];
+    const errors: Error[] = [];
+    const { consumer, ready } = consumeWith((msg) => {
+      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      seen.push(n);
+      // The first delivery of 1 is put back, the first of 2 throws (put back too): both come again.
+      if (n === 1 && seen.filter((x) => x === 1).length === 1) return 'requeue';
+      if (n === 2 && seen.filter((x) => x === 2).length === 1) throw new Error('handler threw at once');
+      return 'ack';
+    });
+    consumer.on('error', (err) => errors.push(err));
+    await ready;
+    await publish(5);
+    await until(() => seen.length >= 7, 5_000, 'every message, and the two put back again');
+    expect(consumer.oldestInFlightSeconds()).toBe(0);
+    await consumer.close();
+    expect([...new Set(seen)].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(seen.filter((n) => n === 1 || n === 2)).toHaveLength(4);
+    expect(errors.map((e) => e.message)).toEqual(['handler threw at once']);
+    expect(await leftInQueue(0)).toBe(0);
+  });
+
   it('tells the age of its oldest message in flight, and how long each handler took', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -78,7 +103,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
       declare: async (ch) => void (await ch.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } })),
       handler: async (msg) => {
         if ((JSON.parse(String(msg.body)) as { n: number }).n === 0) await gate;
-        return 'ack';
+        return 'ack' as const;
       },
       handled: (seconds) => handled.push(seconds),
     });
@@ -173,7 +198,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
           const { n } = JSON.parse(String(msg.body)) as { n: number };
           await new Promise((r) => setTimeout(r, delayMs));
           timeline.push(`${name}:${n}`);
-          return 'ack';
+          return 'ack' as const;
         },
       });
       consumer.on('error', () => undefined);

@@ -435,7 +435,7 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       let released = 0;
       await join.run('trip:t1', async () => {
         appends = ['a', 'b'].map((name) =>
-          writeLock.run('trip:t1', () => write('trip:t1')).then((outcome) => settled.push(`${name}:${outcome}`)),
+          Promise.resolve(writeLock.run('trip:t1', () => write('trip:t1'))).then((outcome) => settled.push(`${name}:${outcome}`)),
         );
         await sleep(300);
         expect(settled).toEqual([]);
