@@ -64,16 +64,23 @@ export class MemoryFence implements Fence {
   }
 }
 
-interface Stream<T> extends StreamHead {
-  history: Array<StreamEntry<T>>;
-  /** The bytes of each entry of `history`, in the same order, and their sum. */
+/**
+ * A stream's head and its history. History is kept as each entry's JSON, as the Redis store keeps it:
+ * what the caps count, and one string per entry rather than a graph of objects that lives for minutes
+ * (the garbage collector's old generation) only to be read back on a reconnection.
+ */
+interface Stream extends StreamHead {
+  /** The entries kept, oldest first: always the last ones numbered, in a row, up to `seq`. */
+  kept: string[];
+  /** When each was kept (ms) and its bytes, in the same order; `bytes` is their sum. */
+  keptAt: number[];
   sizes: number[];
   bytes: number;
 }
 
 /** Streams and their history in this process's memory: lost on restart, hence one epoch prefix per process. */
 export class MemoryStreamStore<T> implements StreamStore<T> {
-  private readonly streams: LRUCache<string, Stream<T>>;
+  private readonly streams: LRUCache<string, Stream>;
   /** `<stream>\n<event id>` of the writes within the de-duplication window. */
   private readonly written: LRUCache<string, true>;
   private readonly bootId = randomBytes(6).toString('base64url');
@@ -131,8 +138,9 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
     const at = this.now();
     if (position.epoch !== s.epoch || position.seq > s.seq) return { recovered: false, head, at };
     const cutoff = at - this.limits.ttlMs;
-    while (s.history.length > 0 && s.history[0]!.at < cutoff) this.dropOldest(s);
-    const missed = s.history.filter((entry) => entry.seq > position.seq);
+    while (s.kept.length > 0 && s.keptAt[0]! < cutoff) this.dropOldest(s);
+    const first = s.seq - s.kept.length + 1;
+    const missed = s.kept.slice(Math.max(0, position.seq + 1 - first)).map((json) => JSON.parse(json) as StreamEntry<T>);
     return replaysEverything(missed, position.seq, s.seq) ? { recovered: true, head, entries: missed, at } : { recovered: false, head, at };
   }
 
@@ -144,33 +152,37 @@ export class MemoryStreamStore<T> implements StreamStore<T> {
    * Keeps the entry, then drops the oldest while over either cap. An entry larger than the byte cap
    * alone is not kept, and neither is anything before it: no replay could reach across it.
    */
-  private keep(s: Stream<T>, entry: StreamEntry<T>): void {
-    const size = Buffer.byteLength(JSON.stringify(entry));
+  private keep(s: Stream, entry: StreamEntry<T>): void {
+    const json = JSON.stringify(entry);
+    const size = Buffer.byteLength(json);
     if (size > this.limits.maxBytes) {
       this.totalBytes -= s.bytes;
-      s.history = [];
+      s.kept = [];
+      s.keptAt = [];
       s.sizes = [];
       s.bytes = 0;
       return;
     }
-    s.history.push(entry);
+    s.kept.push(json);
+    s.keptAt.push(entry.at);
     s.sizes.push(size);
     s.bytes += size;
     this.totalBytes += size;
-    while (s.history.length > this.limits.size || s.bytes > this.limits.maxBytes) this.dropOldest(s);
+    while (s.kept.length > this.limits.size || s.bytes > this.limits.maxBytes) this.dropOldest(s);
   }
 
-  private dropOldest(s: Stream<T>): void {
-    s.history.shift();
+  private dropOldest(s: Stream): void {
+    s.kept.shift();
+    s.keptAt.shift();
     const size = s.sizes.shift() ?? 0;
     s.bytes -= size;
     this.totalBytes -= size;
   }
 
-  private open(stream: string): Stream<T> {
+  private open(stream: string): Stream {
     let s = this.streams.get(stream);
     if (!s) {
-      s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, history: [], sizes: [], bytes: 0 };
+      s = { seq: 0, epoch: `${this.bootId}.${(this.created++).toString(36)}`, kept: [], keptAt: [], sizes: [], bytes: 0 };
       this.streams.set(stream, s);
       this.totalBytes += STREAM_OVERHEAD_BYTES;
     }
