@@ -1,6 +1,6 @@
 import type { Channel } from 'rabbitmq-client';
 import { describe, expect, it } from 'vitest';
-import { AckBatcher } from '../../src/broker/queue-consumer.js';
+import { AckBatcher, ackPacing, type AckPacing } from '../../src/broker/queue-consumer.js';
 
 /** Records the frames the batcher sends; the batching rule is what is tested, the broker in queue-consumer.test.ts. */
 function recordingChannel(active = true) {
@@ -16,11 +16,14 @@ function recordingChannel(active = true) {
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Every settlement flushed at the end of its turn: the batching rule alone. */
+const EVERY_TURN: AckPacing = { batch: 1, delayMs: 1000 };
 
 describe('AckBatcher', () => {
   it('acknowledges a run settled in one turn with a single multiple ack, whatever the order', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch);
+    const acks = new AckBatcher(ch, EVERY_TURN);
     for (const tag of [3, 1, 2, 5, 4]) acks.settle(tag, 'ack');
     await nextTurn();
     expect(frames).toEqual(['ack 5 multiple']);
@@ -28,7 +31,7 @@ describe('AckBatcher', () => {
 
   it('holds back acknowledgements behind an unsettled delivery, and sends them when it settles', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch);
+    const acks = new AckBatcher(ch, EVERY_TURN);
     acks.settle(1, 'ack');
     acks.settle(3, 'ack');
     acks.settle(4, 'ack');
@@ -41,7 +44,7 @@ describe('AckBatcher', () => {
 
   it('acknowledges deliveries settled above a blocked one one by one, so that one slow trip does not hold back the others', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch);
+    const acks = new AckBatcher(ch, EVERY_TURN);
     // Tag 1 is a trip whose lane waits (a join lock, Redis, retries); 2..4 are other trips.
     for (const tag of [2, 3, 4]) acks.settle(tag, 'ack');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -55,7 +58,7 @@ describe('AckBatcher', () => {
 
   it('puts a requeued delivery back at once and never acknowledges it', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch);
+    const acks = new AckBatcher(ch, EVERY_TURN);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
     await nextTurn();
@@ -69,9 +72,38 @@ describe('AckBatcher', () => {
     expect(frames.at(-1)).toBe('ack 4 multiple');
   });
 
+  it('lets fewer than a batch wait up to the delay, then acknowledges them with one frame', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch, { batch: 4, delayMs: 30 });
+    for (const tag of [1, 2, 3]) acks.settle(tag, 'ack');
+    await nextTurn();
+    expect(frames).toEqual([]);
+    await sleep(60);
+    expect(frames).toEqual(['ack 3 multiple']);
+  });
+
+  it('acknowledges at the end of the turn once a batch waits, without waiting for the delay', async () => {
+    const { frames, ch } = recordingChannel();
+    const acks = new AckBatcher(ch, { batch: 4, delayMs: 10_000 });
+    for (const tag of [1, 2, 3, 4]) acks.settle(tag, 'ack');
+    await nextTurn();
+    expect(frames).toEqual(['ack 4 multiple']);
+    // The count starts again: one more waits for the delay (not reached within this test).
+    acks.settle(5, 'ack');
+    await nextTurn();
+    expect(frames).toEqual(['ack 4 multiple']);
+    acks.flush();
+    expect(frames).toEqual(['ack 4 multiple', 'ack 5 multiple']);
+  });
+
+  it('paces by half the prefetch count, so that the broker always has slots left to deliver into', () => {
+    expect(ackPacing(200)).toEqual({ batch: 100, delayMs: expect.any(Number) });
+    expect(ackPacing(1).batch).toBe(1);
+  });
+
   it('sends nothing on a closed channel, where the broker already put everything back', async () => {
     const { frames, ch } = recordingChannel(false);
-    const acks = new AckBatcher(ch);
+    const acks = new AckBatcher(ch, EVERY_TURN);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
     await nextTurn();
