@@ -100,7 +100,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
         fence: shared.fence,
         lock: shared.lock,
         writeLock: shared.writeLock,
-        listen: (sink, resubscribed) => shared.entries.listen(sink, resubscribed ?? (() => undefined)),
+        listen: (sink, resubscribed, wants) => shared.entries.listen(sink, resubscribed ?? (() => undefined), wants),
       })
     : local!;
   const dedupe = shared?.dedupe ?? new MemoryDedupeStore();

@@ -53,6 +53,7 @@ export class RoomFeeds {
     deps.streams.listen(
       (entry) => this.receive(entry),
       () => this.catchUpAll(),
+      (stream) => this.feeds.has(stream),
     );
   }
 

@@ -48,14 +48,17 @@ export class Script {
 }
 
 /**
- * open(hash, history, new epoch, expiry ms) → seq, epoch: the stream's head. A stream that is missing
- * (expired, evicted, dropped), or that another Redis process kept (`rid`: Redis restarted, failed over
- * or came back from a snapshot, and may have lost or rolled back writes), starts again at seq 0 under
- * the new epoch; its history goes with it. Both keys' expiry is re-armed together.
+ * open(hash, history, new epoch, expiry ms, rid) → seq, epoch: the stream's head. A stream that is
+ * missing (expired, evicted, dropped), or that another Redis process kept (`rid`, this process's
+ * run_id: Redis restarted, failed over or came back from a snapshot, and may have lost or rolled back
+ * writes), starts again at seq 0 under the new epoch; its history goes with it. Both keys' expiry is
+ * re-armed together.
  */
 const OPEN = `
-local function open(hash, history, fresh, keep)
-  local rid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local function runId()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+end
+local function open(hash, history, fresh, keep, rid)
   local seq, epoch, owner = unpack(redis.call('HMGET', hash, 'seq', 'epoch', 'rid'))
   if not seq or owner ~= rid then
     seq, epoch = 0, fresh
@@ -73,81 +76,106 @@ end
 `;
 
 /**
- * keep(hash, history, entry, size cap, byte cap): keeps the entry, then drops the oldest while the
- * history holds more entries or more bytes than its caps. The hash's `bytes` is the sum of the
- * history's entry lengths (Lua strings are bytes), kept up to date here rather than summed on each
- * append; it is summed once when missing (a history kept by an older version) and starts again at 0
- * whenever the history is gone. An entry larger than the byte cap alone is not kept, and neither is
- * anything before it, since no replay could reach across it.
+ * keep(history, entry, bytes, size cap, byte cap) → bytes: keeps the entry, then drops the oldest
+ * while the history holds more entries or more bytes than its caps; answers the bytes it holds then
+ * (Lua strings are bytes). `bytes` is the history's total before, as the stream's hash keeps it up to
+ * date rather than summed on each append: summed once when missing (a history kept by an older
+ * version), and 0 again whenever the history is gone. An entry larger than the byte cap alone is not
+ * kept, and neither is anything before it, since no replay could reach across it.
  */
 const KEEP = `
-local function keep(hash, history, entry, size, maxBytes)
-  local bytes = tonumber(redis.call('HGET', hash, 'bytes'))
-  local count = redis.call('LLEN', history)
-  if count == 0 then
-    bytes = 0
+local function keep(history, entry, bytes, size, maxBytes)
+  if string.len(entry) > maxBytes then
+    redis.call('DEL', history)
+    return 0
+  end
+  local count = redis.call('RPUSH', history, entry)
+  if count == 1 then
+    bytes = string.len(entry)
   elseif not bytes then
     bytes = 0
     for _, old in ipairs(redis.call('LRANGE', history, 0, -1)) do bytes = bytes + string.len(old) end
+  else
+    bytes = bytes + string.len(entry)
   end
-  if string.len(entry) > maxBytes then
-    redis.call('DEL', history)
-    redis.call('HSET', hash, 'bytes', 0)
-    return
-  end
-  redis.call('RPUSH', history, entry)
-  count = count + 1
-  bytes = bytes + string.len(entry)
   while count > size or bytes > maxBytes do
     local old = redis.call('LPOP', history)
-    if not old then bytes = 0 break end
+    if not old then return 0 end
     count = count - 1
     bytes = bytes - string.len(old)
   end
-  redis.call('HSET', hash, 'bytes', bytes)
+  return bytes
 end
 `;
 
+/** Keys and arguments each write adds to an APPEND call, after the call's own (APPEND_KEYS, APPEND_ARGS). */
+export const APPEND_KEYS_PER_WRITE = 4;
+export const APPEND_ARGS_PER_WRITE = 4;
+
 /**
- * The one step of an event for one stream, atomic, so that what several instances rely on holds
- * whatever they do: KEYS fence, hash, history, lock, written; ARGV lease, new epoch, expiry ms,
- * message JSON (an object without seq/epoch), history size, window ms, channel, stream, leave JSON
- * ('' or `,"leave":{…}`), drop ('1' or ''), history bytes.
+ * The one step of a batch of events' writes, each to its own stream, atomic, so that what several
+ * instances rely on holds whatever they do. KEYS fence, then per write: hash, history, lock, written.
+ * ARGV lease, new epoch (a prefix, unique per call: each write adds its index), expiry ms, history
+ * size, window ms, channel, history bytes; then per write: message JSON (an object without
+ * seq/epoch), stream, leave JSON ('' or `,"leave":{…}`), drop ('1' or '').
  *
- * Refused when the lease is not the valid one ('fenced': another consumer writes now); waits while a
- * join holds the stream's lock ('locked'); 'duplicate' when this event was written to this stream
- * within the window. Otherwise numbers the message, keeps the entry in history (within both caps,
- * see keep), marks the event written, and publishes the entry to every instance: numbering and
- * handing out cannot be separated, so every instance receives each stream's entries in the order
- * they were numbered.
+ * Every write is refused when the lease is not the valid one ('fenced': another consumer writes
+ * now). A write waits while a join holds its stream's lock ('locked'); it is 'duplicate' when its
+ * event was written to its stream within the window. Otherwise its message is numbered, the entry
+ * kept in history (within both caps, see keep), the event marked written, and the entry published to
+ * every instance: numbering and handing out cannot be separated, so every instance receives each
+ * stream's entries in the order they were numbered. Answers {outcome, seq} per write, in order.
+ *
+ * One call for every write of a turn of the event loop: the fence, the server's run_id and its
+ * clock are read once, and the script is invoked once, where they had been per event.
  */
 export const APPEND = new Script(`${OPEN}${KEEP}
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'fenced'} end
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'locked'} end
-if redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
-local seq, epoch = open(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
-seq = seq + 1
-redis.call('HSET', KEYS[2], 'seq', seq)
-local body = ARGV[4]
-local rest = body == '{}' and '}' or (',' .. string.sub(body, 2))
-local entry = '{"stream":"' .. ARGV[8] .. '","seq":' .. seq .. ',"at":' .. now() .. ARGV[9]
-  .. ',"message":{"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. rest .. '}'
-keep(KEYS[2], KEYS[3], entry, tonumber(ARGV[5]), tonumber(ARGV[11]))
--- open() could not arm the expiry of a history that did not exist yet.
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
-redis.call('PUBLISH', ARGV[7], entry)
-if ARGV[10] == '1' then redis.call('DEL', KEYS[2], KEYS[3]) end
-return {'appended', seq}`);
+local results = {}
+local count = (#KEYS - 1) / ${APPEND_KEYS_PER_WRITE}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  for i = 1, count do results[#results + 1] = 'fenced'; results[#results + 1] = 0 end
+  return results
+end
+local rid, at = runId(), now()
+local keepMs, size, window, channel, maxBytes = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+for i = 0, count - 1 do
+  local hash, history, lock, written = KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i], KEYS[5 + 4 * i]
+  local body, stream, leave, drop = ARGV[8 + 4 * i], ARGV[9 + 4 * i], ARGV[10 + 4 * i], ARGV[11 + 4 * i]
+  if redis.call('EXISTS', lock, written) > 0 then
+    results[#results + 1] = redis.call('EXISTS', lock) == 1 and 'locked' or 'duplicate'
+    results[#results + 1] = 0
+  else
+    -- The stream's head, as open() reads it, with the bytes its history holds.
+    local seq, epoch, owner, bytes = unpack(redis.call('HMGET', hash, 'seq', 'epoch', 'rid', 'bytes'))
+    if not seq or owner ~= rid then
+      seq, epoch, bytes = 0, ARGV[2] .. '.' .. i, 0
+      redis.call('DEL', history)
+      redis.call('HSET', hash, 'epoch', epoch, 'rid', rid)
+    end
+    seq = tonumber(seq) + 1
+    local rest = body == '{}' and '}' or (',' .. string.sub(body, 2))
+    local entry = '{"stream":"' .. stream .. '","seq":' .. seq .. ',"at":' .. at .. leave
+      .. ',"message":{"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. rest .. '}'
+    bytes = keep(history, entry, tonumber(bytes), size, maxBytes)
+    redis.call('HSET', hash, 'seq', seq, 'bytes', bytes)
+    redis.call('PEXPIRE', hash, keepMs)
+    redis.call('PEXPIRE', history, keepMs)
+    redis.call('SET', written, seq, 'PX', window)
+    redis.call('PUBLISH', channel, entry)
+    if drop == '1' then redis.call('DEL', hash, history) end
+    results[#results + 1] = 'appended'; results[#results + 1] = seq
+  end
+end
+return results`);
 
 /** KEYS hash, history; ARGV new epoch, expiry ms. The head, the server's clock (ms) and the history. */
 export const SINCE = new Script(`${OPEN}
-local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2], runId())
 return {seq, epoch, now(), redis.call('LRANGE', KEYS[2], 0, -1)}`);
 
 /** KEYS hash, history; ARGV new epoch, expiry ms. The head and the server's clock (ms). */
 export const HEAD = new Script(`${OPEN}
-local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+local seq, epoch = open(KEYS[1], KEYS[2], ARGV[1], ARGV[2], runId())
 return {seq, epoch, now()}`);
 
 /**

@@ -12,7 +12,7 @@ import {
   type MembershipLimits,
 } from './memory-stores.js';
 import { DELETE_IF, poll, RECORD_FACT, redis } from './redis-scripts.js';
-import { DEFAULT_LOCK_TTL_MS, redisKeys, RedisEntrySubscription, RedisStreamStore } from './redis-streams.js';
+import { DEFAULT_LOCK_TTL_MS, RedisAppender, redisKeys, RedisEntrySubscription, RedisStreamStore } from './redis-streams.js';
 import {
   FencedError,
   StoreUnavailableError,
@@ -170,10 +170,12 @@ export function createRedisStores(client: RedisClientType, sub: RedisClientType,
   const { prefix, history = DEFAULT_HISTORY, dedupe = DEFAULT_DEDUPE, membership = DEFAULT_MEMBERSHIP, lockTtlMs } = options;
   const lock = new RedisStreamLock(client, { prefix, ttlMs: lockTtlMs });
   const streamOptions = { prefix, limits: history, windowMs: dedupe.windowMs, lockTtlMs };
+  // One appender for both kinds of streams: a turn's trip entries and notifications share one call.
+  const appender = new RedisAppender(client, streamOptions);
   return {
     fence: new RedisFence(client, prefix),
-    trips: new RedisStreamStore<TripUpdatedMessage>(client, streamOptions),
-    users: new RedisStreamStore<NotificationMessage>(client, streamOptions),
+    trips: new RedisStreamStore<TripUpdatedMessage>(client, streamOptions, appender),
+    users: new RedisStreamStore<NotificationMessage>(client, streamOptions, appender),
     entries: new RedisEntrySubscription<TripUpdatedMessage | NotificationMessage>(sub, redisKeys(prefix).entries),
     dedupe: new RedisDedupeStore(client, { prefix, windowMs: dedupe.windowMs }),
     membership: new RedisMembershipStore(client, { prefix, limits: membership }),

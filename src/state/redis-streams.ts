@@ -38,11 +38,90 @@ export const redisKeys = (prefix: string) => ({
   entries: `${prefix}entries`,
 });
 
+/** Most writes one APPEND call carries: the script runs atomically, and Redis serves nobody else meanwhile. */
+export const MAX_WRITES_PER_APPEND = 64;
+
+interface PendingWrite {
+  keys: string[];
+  args: string[];
+  done: (reply: [string, number]) => void;
+  failed: (err: unknown) => void;
+}
+
+/**
+ * The appends of one turn of the event loop, to any stream of one deployment, sent to Redis as one
+ * APPEND call per lease (at most MAX_WRITES_PER_APPEND writes each): each append still gets its own
+ * outcome. Lanes of different trips append in the same turn when the broker delivers their events
+ * together, and what had been one script call, one reply and one promise chain per event is shared.
+ */
+export class RedisAppender {
+  private readonly bootId = randomBytes(6).toString('base64url');
+  private calls = 0;
+  private readonly keys: ReturnType<typeof redisKeys>;
+  private readonly keepMs: number;
+  /** Writes of this turn, by lease token. */
+  private pending = new Map<string, PendingWrite[]>();
+  private scheduled = false;
+
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly options: { prefix: string; limits: HistoryLimits; windowMs: number },
+  ) {
+    this.keys = redisKeys(options.prefix);
+    this.keepMs = Math.max(1, options.limits.ttlMs * 2);
+  }
+
+  /** One write's outcome ('appended' with its seq, 'duplicate', 'locked' or 'fenced'), sent with the rest of this turn's. */
+  write<T>(write: StreamWrite<T>, lease: Lease): Promise<[string, number]> {
+    const k = this.keys;
+    const leave = write.leave ? `,"leave":${JSON.stringify(write.leave)}` : '';
+    return new Promise((done, failed) => {
+      let writes = this.pending.get(lease.token);
+      if (!writes) this.pending.set(lease.token, (writes = []));
+      writes.push({
+        keys: [k.stream(write.stream), k.history(write.stream), k.lock(write.stream), k.written(write.stream, write.eventId)],
+        args: [JSON.stringify(write.message), write.stream, leave, write.drop ? '1' : ''],
+        done,
+        failed,
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [token, writes] of pending) {
+      for (let i = 0; i < writes.length; i += MAX_WRITES_PER_APPEND) void this.send(token, writes.slice(i, i + MAX_WRITES_PER_APPEND));
+    }
+  }
+
+  private async send(token: string, writes: PendingWrite[]): Promise<void> {
+    const { limits, windowMs } = this.options;
+    const keys = [this.keys.fence, ...writes.flatMap((w) => w.keys)];
+    const epoch = `${this.bootId}.${(this.calls++).toString(36)}`;
+    const args = [token, epoch, String(this.keepMs), String(limits.size), String(windowMs), this.keys.entries, String(limits.maxBytes)];
+    for (const w of writes) args.push(...w.args);
+    try {
+      // A failure reaches each append's own poll, which makes it the store's (StoreUnavailableError).
+      const reply = (await APPEND.run(this.client, keys, args)) as Array<string | number>;
+      writes.forEach((w, i) => w.done([String(reply[2 * i]), Number(reply[2 * i + 1])]));
+    } catch (err) {
+      for (const w of writes) w.failed(err);
+    }
+  }
+}
+
 /**
  * Streams in Redis, shared by every instance: a hash `stream:{name}` {seq, epoch, rid, bytes} and a
  * list `history:{name}` of entries (JSON), capped in count and in bytes (`bytes`: the list's total).
- * Both expire together after twice the history age without use, after which the stream starts a new epoch. Every append is one script (APPEND): lease, numbering,
- * history, de-duplication and the hand-out to every instance happen in one atomic step, one round trip.
+ * Both expire together after twice the history age without use, after which the stream starts a
+ * new epoch. Every append is part of one script call (APPEND, through the RedisAppender): lease,
+ * numbering, history, de-duplication and the hand-out to every instance happen in one atomic step.
  */
 export class RedisStreamStore<T> implements StreamStore<T> {
   private readonly bootId = randomBytes(6).toString('base64url');
@@ -54,32 +133,17 @@ export class RedisStreamStore<T> implements StreamStore<T> {
   constructor(
     private readonly client: RedisClientType,
     private readonly options: { prefix: string; limits: HistoryLimits; windowMs: number; lockTtlMs?: number },
+    private readonly appender = new RedisAppender(client, options),
   ) {
     this.keepMs = Math.max(1, options.limits.ttlMs * 2);
     this.lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     this.keys = redisKeys(options.prefix);
   }
 
-  /** Waits while a join holds the stream's lock (the writer takes no lock itself: one round trip). */
+  /** Waits while a join holds the stream's lock (the writer takes no lock itself). */
   async append(write: StreamWrite<T>, lease: Lease): Promise<Appended> {
-    const k = this.keys;
-    const keys = [k.fence, k.stream(write.stream), k.history(write.stream), k.lock(write.stream), k.written(write.stream, write.eventId)];
-    const leave = write.leave ? `,"leave":${JSON.stringify(write.leave)}` : '';
-    const args = [
-      lease.token,
-      this.newEpoch(),
-      this.keepMs,
-      JSON.stringify(write.message),
-      this.options.limits.size,
-      this.options.windowMs,
-      k.entries,
-      write.stream,
-      leave,
-      write.drop ? '1' : '',
-      this.options.limits.maxBytes,
-    ];
     const [outcome] = await poll('append', this.lockTtlMs * 2, async () => {
-      const reply = (await APPEND.run(this.client, keys, args)) as [string, number?];
+      const reply = await this.appender.write(write, lease);
       return reply[0] === 'locked' ? undefined : reply;
     });
     if (outcome === 'fenced') throw new FencedError(`lease ${lease.token} is no longer valid`);
@@ -120,14 +184,26 @@ export class RedisStreamStore<T> implements StreamStore<T> {
   }
 }
 
+/** How every entry the APPEND script publishes begins: its stream comes first, unescaped (stream names need none). */
+const ENTRY_START = '{"stream":"';
+
+/** The stream an entry's JSON names, read without parsing it; undefined when it does not begin as APPEND writes it. */
+export function streamOfEntry(json: string): string | undefined {
+  if (!json.startsWith(ENTRY_START)) return undefined;
+  const end = json.indexOf('"', ENTRY_START.length);
+  return end < 0 ? undefined : json.slice(ENTRY_START.length, end);
+}
+
 /**
  * The entries every append publishes, received on a subscriber connection of this instance's own
  * and handed to its room feeds. Pub/sub keeps nothing: after a reconnection (the subscription is
- * confirmed before `ready`), `resubscribed` lets the feeds catch up from history.
+ * confirmed before `ready`), `resubscribed` lets the feeds catch up from history. An entry of a stream
+ * this instance has no socket for is dropped before it is parsed: with many instances, most are.
  */
 export class RedisEntrySubscription<T> {
   private sink: EntrySink<T> = () => undefined;
   private resubscribed: () => void = () => undefined;
+  private wants: (stream: string) => boolean = () => true;
   private connections = 0;
 
   constructor(
@@ -141,14 +217,22 @@ export class RedisEntrySubscription<T> {
     });
   }
 
-  /** Where entries go; `resubscribed` runs after every reconnection (entries may have been missed). */
-  listen(sink: EntrySink<T>, resubscribed: () => void): void {
+  /**
+   * Where entries go; `resubscribed` runs after every reconnection (entries may have been missed);
+   * `wants` says which streams' entries are of use here.
+   */
+  listen(sink: EntrySink<T>, resubscribed: () => void, wants?: (stream: string) => boolean): void {
     this.sink = sink;
     this.resubscribed = resubscribed;
+    if (wants) this.wants = wants;
   }
 
   /** Subscribes (the client is connected by its owner). */
   async start(): Promise<void> {
-    await this.sub.subscribe(this.channel, (json) => this.sink(JSON.parse(json) as StreamEntry<T>));
+    await this.sub.subscribe(this.channel, (json) => {
+      const stream = streamOfEntry(json);
+      if (stream !== undefined && !this.wants(stream)) return;
+      this.sink(JSON.parse(json) as StreamEntry<T>);
+    });
   }
 }

@@ -25,8 +25,10 @@ export interface Streams {
   /**
    * Sets where this instance receives every stream's entries, in the order they were numbered;
    * `resubscribed` runs when some may have been missed (a shared store's subscription came back).
+   * `wants` tells whether this instance has a use for a stream's entries now (a socket here in its
+   * room): a store that must parse an entry to hand it over (Redis) leaves the others unparsed.
    */
-  listen(sink: AnyEntrySink, resubscribed?: () => void): void;
+  listen(sink: AnyEntrySink, resubscribed?: () => void, wants?: (stream: string) => boolean): void;
 }
 
 /** Bundles the stores with their locks: by default one lock for this process alone. */

@@ -13,7 +13,7 @@ import {
   RedisMembershipStore,
   RedisStreamLock,
 } from '../../src/state/redis-stores.js';
-import { redisKeys, RedisStreamStore } from '../../src/state/redis-streams.js';
+import { redisKeys, RedisStreamStore, streamOfEntry } from '../../src/state/redis-streams.js';
 import {
   FencedError,
   StoreUnavailableError,
@@ -169,6 +169,66 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
     });
   });
 
+  describe('one call per turn', () => {
+    /** A client that records each script call it makes. */
+    function counting(client: RedisClientType) {
+      const calls: number[] = [];
+      const counted = new Proxy(client, {
+        get(target, name) {
+          if (name === 'evalSha' || name === 'eval') {
+            return (sha: string, options: { keys: string[] }) => {
+              calls.push(options.keys.length);
+              return (target[name] as (s: string, o: unknown) => Promise<unknown>)(sha, options);
+            };
+          }
+          const value = Reflect.get(target, name) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      return { calls, counted };
+    }
+
+    it('sends the appends of one turn, to several streams, as one script call per lease, each with its own outcome', async () => {
+      const { calls, counted } = counting(one);
+      const fence = new RedisFence(one, prefix);
+      const stale = await fence.acquire();
+      const lease = await fence.acquire();
+      const store = streamStore(counted, prefix);
+      const append = (stream: string, eventId: string, under = lease) => store.append({ stream, eventId, message: { text: eventId } }, under);
+      expect(await append('trip:dup', 'evt-dup')).toBe('appended');
+      calls.length = 0;
+      const outcomes = await Promise.allSettled([
+        append('trip:a', 'evt-a'),
+        append('trip:b', 'evt-b'),
+        append('user:c', 'evt-c'),
+        append('trip:dup', 'evt-dup'),
+        append('trip:d', 'evt-d', stale),
+      ]);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).name))).toEqual([
+        'appended',
+        'appended',
+        'appended',
+        'duplicate',
+        'FencedError',
+      ]);
+      // One call under the valid lease (the fence and four writes of four keys each), one under the stale one.
+      expect(calls.sort((x, y) => x - y)).toEqual([1 + 4, 1 + 4 * 4]);
+      for (const stream of ['trip:a', 'trip:b', 'user:c']) expect((await store.head(stream)).seq).toBe(1);
+      expect((await store.head('trip:d')).seq).toBe(0);
+    });
+
+    it('numbers each stream on its own within one call, whatever the epoch each stream starts', async () => {
+      const { lease, store } = await setup();
+      const streams = Array.from({ length: 70 }, (_, i) => `trip:many-${i}`);
+      // More than one call carries: split, and each stream still numbered once.
+      const outcomes = await Promise.all(streams.map((stream, i) => store.append({ stream, eventId: `evt-${i}`, message: { text: stream } }, lease)));
+      expect(outcomes.every((o) => o === 'appended')).toBe(true);
+      const heads = await Promise.all(streams.map((stream) => store.head(stream)));
+      expect(heads.every((h) => h.seq === 1)).toBe(true);
+      expect(new Set(heads.map((h) => h.epoch)).size).toBe(streams.length);
+    });
+  });
+
   describe('history', () => {
     it('returns every entry after a position, in order, with the head and the server clock; nothing missed at the head', async () => {
       const { store, write } = await setup();
@@ -290,6 +350,26 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       expect(received[0]).toEqual(recovery.recovered && recovery.entries[0]);
       expect(received[1]).toMatchObject({ stream: 'user:u1', seq: 1, message: { ...note, seq: 1 } });
       expect(resubscribed).toBe(0);
+    });
+
+    it('hands a listener only the entries of streams it wants, naming each entry\'s stream without parsing it', SLOW, async () => {
+      const sub = await open(url);
+      const stores = createRedisStores(one, sub, { prefix });
+      const received: Array<StreamEntry<unknown>> = [];
+      const asked = new Set<string>();
+      stores.entries.listen((entry) => received.push(entry), () => undefined, (stream) => (asked.add(stream), stream !== 'trip:nobody-here'));
+      await stores.entries.start();
+      const published = await subscribe(url, prefix);
+      const lease = await stores.fence.acquire();
+      const write = (stream: string, eventId: string, leave?: StreamWrite<Note>['leave']) =>
+        stores.trips.append({ stream, eventId, message: { eventId } as never, ...(leave ? { leave } : {}) }, lease);
+      await write('trip:nobody-here', 'evt-1');
+      await write('trip:wanted', 'evt-2', { reason: 'removed', userId: 'u1' });
+      await until(() => received.length === 1 && published.raw.length === 2, 5_000, 'both published, one handed over');
+      expect(received).toEqual([expect.objectContaining({ stream: 'trip:wanted', seq: 1, leave: { reason: 'removed', userId: 'u1' } })]);
+      expect([...asked]).toEqual(['trip:nobody-here', 'trip:wanted']);
+      for (const json of published.raw) expect(streamOfEntry(json)).toBe((JSON.parse(json) as StreamEntry<unknown>).stream);
+      expect(streamOfEntry('{"seq":1,"stream":"trip:x"}')).toBeUndefined();
     });
 
     it('gives an empty message just its place', async () => {
@@ -569,7 +649,11 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
         stores.membership.lookup('t', 'u'),
         stores.lock.run('trip:x', () => 'ran'),
       ];
-      for (const call of calls) await expect(call).rejects.toBeInstanceOf(StoreUnavailableError);
+      // Settled together: an append waits for the end of the turn (it is sent with the turn's others).
+      for (const outcome of await Promise.allSettled(calls)) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
     });
 
     it('reports StoreUnavailableError at once while a client is offline', async () => {
