@@ -42,8 +42,7 @@ export const redisKeys = (prefix: string) => ({
 export const MAX_WRITES_PER_APPEND = 64;
 
 interface PendingWrite {
-  keys: string[];
-  args: string[];
+  write: StreamWrite<unknown>;
   done: (reply: [string, number]) => void;
   failed: (err: unknown) => void;
 }
@@ -71,19 +70,15 @@ export class RedisAppender {
     this.keepMs = Math.max(1, options.limits.ttlMs * 2);
   }
 
-  /** One write's outcome ('appended' with its seq, 'duplicate', 'locked' or 'fenced'), sent with the rest of this turn's. */
+  /**
+   * One write's outcome ('appended' with its seq, 'duplicate', 'locked' or 'fenced'), sent with the
+   * rest of this turn's; rejects with StoreUnavailableError when Redis could not be asked.
+   */
   write<T>(write: StreamWrite<T>, lease: Lease): Promise<[string, number]> {
-    const k = this.keys;
-    const leave = write.leave ? `,"leave":${JSON.stringify(write.leave)}` : '';
     return new Promise((done, failed) => {
       let writes = this.pending.get(lease.token);
       if (!writes) this.pending.set(lease.token, (writes = []));
-      writes.push({
-        keys: [k.stream(write.stream), k.history(write.stream), k.lock(write.stream), k.written(write.stream, write.eventId)],
-        args: [JSON.stringify(write.message), write.stream, leave, write.drop ? '1' : ''],
-        done,
-        failed,
-      });
+      writes.push({ write, done, failed });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -102,17 +97,23 @@ export class RedisAppender {
 
   private async send(token: string, writes: PendingWrite[]): Promise<void> {
     const { limits, windowMs } = this.options;
-    const keys = [this.keys.fence, ...writes.flatMap((w) => w.keys)];
+    const k = this.keys;
+    const keys = [k.fence];
     const epoch = `${this.bootId}.${(this.calls++).toString(36)}`;
-    const args = [token, epoch, String(this.keepMs), String(limits.size), String(windowMs), this.keys.entries, String(limits.maxBytes)];
-    for (const w of writes) args.push(...w.args);
+    const args = [token, epoch, String(this.keepMs), String(limits.size), String(windowMs), k.entries, String(limits.maxBytes)];
+    for (const { write } of writes) {
+      const { stream } = write;
+      keys.push(k.stream(stream), k.history(stream), k.lock(stream), k.written(stream, write.eventId));
+      args.push(JSON.stringify(write.message), stream, write.leave ? `,"leave":${JSON.stringify(write.leave)}` : '', write.drop ? '1' : '');
+    }
+    let reply: Array<string | number>;
     try {
-      // A failure reaches each append's own poll, which makes it the store's (StoreUnavailableError).
-      const reply = (await APPEND.run(this.client, keys, args)) as Array<string | number>;
-      writes.forEach((w, i) => w.done([String(reply[2 * i]), Number(reply[2 * i + 1])]));
+      reply = (await redis('append', () => APPEND.run(this.client, keys, args))) as Array<string | number>;
     } catch (err) {
       for (const w of writes) w.failed(err);
+      return;
     }
+    for (let i = 0; i < writes.length; i++) writes[i]!.done([String(reply[2 * i]), Number(reply[2 * i + 1])]);
   }
 }
 
@@ -142,10 +143,13 @@ export class RedisStreamStore<T> implements StreamStore<T> {
 
   /** Waits while a join holds the stream's lock (the writer takes no lock itself). */
   async append(write: StreamWrite<T>, lease: Lease): Promise<Appended> {
-    const [outcome] = await poll('append', this.lockTtlMs * 2, async () => {
-      const reply = await this.appender.write(write, lease);
-      return reply[0] === 'locked' ? undefined : reply;
-    });
+    let [outcome] = await this.appender.write(write, lease);
+    if (outcome === 'locked') {
+      [outcome] = await poll('append', this.lockTtlMs * 2, async () => {
+        const reply = await this.appender.write(write, lease);
+        return reply[0] === 'locked' ? undefined : reply;
+      });
+    }
     if (outcome === 'fenced') throw new FencedError(`lease ${lease.token} is no longer valid`);
     if (outcome !== 'appended' && outcome !== 'duplicate') throw new StoreUnavailableError(`redis append: answered ${outcome}`);
     return outcome;
@@ -185,13 +189,17 @@ export class RedisStreamStore<T> implements StreamStore<T> {
 }
 
 /** How every entry the APPEND script publishes begins: its stream comes first, unescaped (stream names need none). */
-const ENTRY_START = '{"stream":"';
+const ENTRY_START = Buffer.from('{"stream":"');
+const QUOTE = 0x22;
 
-/** The stream an entry's JSON names, read without parsing it; undefined when it does not begin as APPEND writes it. */
-export function streamOfEntry(json: string): string | undefined {
-  if (!json.startsWith(ENTRY_START)) return undefined;
-  const end = json.indexOf('"', ENTRY_START.length);
-  return end < 0 ? undefined : json.slice(ENTRY_START.length, end);
+/**
+ * The stream an entry's JSON names, read from its first bytes without decoding or parsing the rest;
+ * undefined when it does not begin as APPEND writes it.
+ */
+export function streamOfEntry(json: Buffer): string | undefined {
+  if (json.length <= ENTRY_START.length || json.compare(ENTRY_START, 0, ENTRY_START.length, 0, ENTRY_START.length) !== 0) return undefined;
+  const end = json.indexOf(QUOTE, ENTRY_START.length);
+  return end < 0 ? undefined : json.toString('utf8', ENTRY_START.length, end);
 }
 
 /**
@@ -229,10 +237,16 @@ export class RedisEntrySubscription<T> {
 
   /** Subscribes (the client is connected by its owner). */
   async start(): Promise<void> {
-    await this.sub.subscribe(this.channel, (json) => {
-      const stream = streamOfEntry(json);
-      if (stream !== undefined && !this.wants(stream)) return;
-      this.sink(JSON.parse(json) as StreamEntry<T>);
-    });
+    // In buffer mode: an entry no socket here wants is never decoded into a string.
+    const asBuffers = true;
+    await this.sub.subscribe(
+      this.channel,
+      (json) => {
+        const stream = streamOfEntry(json);
+        if (stream !== undefined && !this.wants(stream)) return;
+        this.sink(JSON.parse(json.toString()) as StreamEntry<T>);
+      },
+      asBuffers,
+    );
   }
 }

@@ -368,8 +368,8 @@ describe.skipIf(!redisUrl)('the Redis stores shared by bridge instances', () => 
       await until(() => received.length === 1 && published.raw.length === 2, 5_000, 'both published, one handed over');
       expect(received).toEqual([expect.objectContaining({ stream: 'trip:wanted', seq: 1, leave: { reason: 'removed', userId: 'u1' } })]);
       expect([...asked]).toEqual(['trip:nobody-here', 'trip:wanted']);
-      for (const json of published.raw) expect(streamOfEntry(json)).toBe((JSON.parse(json) as StreamEntry<unknown>).stream);
-      expect(streamOfEntry('{"seq":1,"stream":"trip:x"}')).toBeUndefined();
+      for (const json of published.raw) expect(streamOfEntry(Buffer.from(json))).toBe((JSON.parse(json) as StreamEntry<unknown>).stream);
+      expect(streamOfEntry(Buffer.from('{"seq":1,"stream":"trip:x"}'))).toBeUndefined();
     });
 
     it('gives an empty message just its place', async () => {
