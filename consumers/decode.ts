@@ -3,14 +3,11 @@ import {
   eventDataSchemas,
   isEventType,
   MAX_EVENT_BYTES,
+  MAX_EVENT_DEPTH,
   type BridgeEvent,
   type RejectionReason,
 } from '../contracts/index.js';
 import type { z } from 'zod';
-import { shallowJsonText } from './json-text.js';
-
-/** The content type whose bodies rabbitmq-client hands over parsed (without a content encoding). */
-const PARSED_BY_THE_CLIENT = 'application/json';
 
 export type Decoded =
   | { ok: true; event: BridgeEvent }
@@ -30,37 +27,51 @@ function describe(error: z.ZodError, root?: string): string {
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 
+const [QUOTE, BACKSLASH, OPEN_ARRAY, OPEN_OBJECT, CLOSE_ARRAY, CLOSE_OBJECT] = [0x22, 0x5c, 0x5b, 0x7b, 0x5d, 0x7d];
+
 /**
- * Turns a queue message body into a validated event, or says why it is rejected. The body is bytes,
- * a string, or a value the AMQP client already parsed from `application/json` (its size is then
- * measured on its re-serialization: whitespace the publisher added is not counted).
- *
- * What one message may cost before it is rejected: bytes and strings are measured before they are
- * parsed, so no more than MAX_EVENT_BYTES is ever parsed here. The AMQP client, though, holds every
- * delivered body whole (up to the broker's `max_message_size`: 128 MiB by default in RabbitMQ 3.13),
- * AMQP_PREFETCH of them at a time, and parses `application/json` ones itself before this runs: that
- * bound is the broker's, best set a little above MAX_EVENT_BYTES. An accepted event re-serializes
- * to at most about 4.4 times its body (`1e20` becomes 21 digits; an invalid UTF-8 byte, 3 bytes), so
- * what a stream hands out is bounded too; what it keeps is capped per stream by HISTORY_MAX_BYTES.
+ * Whether JSON text nests arrays and objects deeper than `limit`, by a scan of its bytes (brackets
+ * in strings do not count). A body of fewer than 2 × limit bytes cannot, and is not scanned: that is
+ * nearly every event.
  */
-export function decodeEvent(body: unknown, contentType?: string): Decoded {
+export function nestsDeeperThan(text: Buffer, limit: number): boolean {
+  if (text.length <= 2 * limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > limit) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
+  }
+  return false;
+}
+
+/**
+ * Turns a queue message body, its bytes as published, into a validated event, or says why it is
+ * rejected.
+ *
+ * What one message may cost before it is rejected: its size and nesting are checked on the bytes,
+ * so no more than MAX_EVENT_BYTES is ever parsed here, and nothing nested deeper than
+ * MAX_EVENT_DEPTH (which writing it out again would overflow the stack on). The AMQP client holds
+ * every delivered body whole (up to the broker's `max_message_size`: 128 MiB by default in RabbitMQ
+ * 3.13), AMQP_PREFETCH of them at a time: that bound is the broker's, best set a little above
+ * MAX_EVENT_BYTES. An accepted event re-serializes to at most about 4.4 times its body (`1e20`
+ * becomes 21 digits; an invalid UTF-8 byte, 3 bytes), so what a stream hands out is bounded too;
+ * what it keeps is capped per stream by HISTORY_MAX_BYTES.
+ */
+export function decodeEvent(body: Buffer): Decoded {
+  if (body.length > MAX_EVENT_BYTES) return reject('too_large', `body is ${body.length} bytes, limit ${MAX_EVENT_BYTES}`);
+  if (nestsDeeperThan(body, MAX_EVENT_DEPTH)) return reject('too_large', `body nests deeper than ${MAX_EVENT_DEPTH} levels`);
   let value: unknown;
-  // The AMQP client parsed `application/json`: a string is then a JSON string, not text to parse.
-  const parsed = !Buffer.isBuffer(body) && (typeof body !== 'string' || contentType === PARSED_BY_THE_CLIENT);
-  if (!parsed) {
-    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body as string);
-    if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
-    try {
-      value = JSON.parse((body as Buffer | string).toString());
-    } catch (err) {
-      return reject('invalid_json', (err as Error).message);
-    }
-  } else {
-    const text = shallowJsonText(body);
-    if (text === undefined) return reject('too_large', 'body nests too deeply to be handled');
-    const size = Buffer.byteLength(text);
-    if (size > MAX_EVENT_BYTES) return reject('too_large', `body is ${size} bytes, limit ${MAX_EVENT_BYTES}`);
-    value = body;
+  try {
+    value = JSON.parse(body.toString());
+  } catch (err) {
+    return reject('invalid_json', (err as Error).message);
   }
 
   const envelope = CloudEventEnvelope.safeParse(value);

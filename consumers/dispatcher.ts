@@ -12,8 +12,8 @@ export type Delivery = 'delivered' | 'duplicate';
  * it numbers and hands out each stream's messages.
  */
 export interface Dispatcher {
-  /** Checks a message body (and its content type) against the contracts: a valid event, or why it is rejected. */
-  decode(body: unknown, contentType?: string): Decoded;
+  /** Checks a message body, its bytes as published, against the contracts: a valid event, or why it is rejected. */
+  decode(body: Buffer): Decoded;
   /**
    * Routes a valid event under the writer's lease; idempotent (every write is de-duplicated by event
    * id), so that a redelivered event is never handed out twice. Rejects when handling failed (worth

@@ -5,6 +5,12 @@ import { Notification } from './notification.js';
 /** Largest message body the bridge accepts from the queue; larger ones are dead-lettered `too_large`. */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a message body may have; deeper ones are dead-lettered
+ * `too_large`, since writing them out again (history, sockets) would exhaust the call stack.
+ */
+export const MAX_EVENT_DEPTH = 512;
+
 /** Most recipients one `notification.created` may name in `userIds`. */
 export const MAX_NOTIFICATION_RECIPIENTS = 1000;
 

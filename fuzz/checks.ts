@@ -142,7 +142,7 @@ export async function checkDeadLetters(amqp: FuzzAmqp, ledger: AmqpLedger, queue
   };
 }
 
-/** "With its original body": byte for byte, where neither AMQP client re-encodes it (JSON and text bodies are decoded by both). */
+/** "With its original body": byte for byte, where the fuzzer's own reader (rabbitmq-client) hands over bytes: it decodes JSON and text bodies. */
 function checkBody(entry: LedgerEntry, msg: AsyncMessage, failures: CheckFailure[]): void {
   if (!entry.body || entry.contentType === 'application/json' || entry.contentType === 'text/plain' || !Buffer.isBuffer(msg.body)) return;
   if (!msg.body.equals(entry.body)) failures.push({ check: 'dead-letters', caseNo: entry.caseNo, detail: `dead-lettered body differs from the one published: ${entry.preview}` });

@@ -1,5 +1,4 @@
-import { shallowJsonText } from '../consumers/json-text.js';
-import { CloudEventEnvelope, eventDataSchemas, isEventType, MAX_EVENT_BYTES } from '../contracts/index.js';
+import { CloudEventEnvelope, eventDataSchemas, isEventType, MAX_EVENT_BYTES, MAX_EVENT_DEPTH } from '../contracts/index.js';
 import { BINDING_KEYS } from '../src/broker/topology.js';
 
 /** What the contract says must become of an AMQP body: dead-lettered (with the reason it deserves) or accepted. */
@@ -19,34 +18,36 @@ export function topicMatches(binding: string, key: string): boolean {
 /** True when the bridge's queue receives messages published with this routing key. */
 export const routable = (key: string) => BINDING_KEYS.some((b) => topicMatches(b, key));
 
-/**
- * The contract's verdict on a body, worked out from the raw bytes the publisher sent: larger than
- * 256 KiB, not JSON, not a CloudEvents envelope, a type not consumed, or data that does not fit the
- * type are all dead-lettered. One documented exception: an `application/json` body (without a
- * content encoding), which the AMQP client parses first, is measured on its re-serialization, and one
- * that nests too deeply to be re-serialized is `too_large`.
- */
-export function contractVerdict(body: Buffer, contentType?: string, contentEncoding?: string): Verdict {
-  let value: unknown;
-  let parsed = false;
-  if (contentType === 'application/json' && !contentEncoding) {
-    try {
-      value = JSON.parse(body.toString());
-      parsed = true;
-    } catch {
-      // Left as bytes by the client: judged as bytes.
-    }
+/** The deepest nesting of arrays and objects in JSON text, brackets inside strings not counted (on bytes, as the contract says). */
+function bracketDepth(body: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = String.fromCharCode(body[i]!);
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
   }
-  if (parsed) {
-    const text = shallowJsonText(value);
-    if (text === undefined || Buffer.byteLength(text) > MAX_EVENT_BYTES) return { deadLetter: true, reason: 'too_large' };
-  } else {
-    if (body.length > MAX_EVENT_BYTES) return { deadLetter: true, reason: 'too_large' };
-    try {
-      value = JSON.parse(body.toString());
-    } catch {
-      return { deadLetter: true, reason: 'invalid_json' };
-    }
+  return deepest;
+}
+
+/**
+ * The contract's verdict on a body, worked out from the raw bytes the publisher sent, whatever its
+ * content type: larger than 256 KiB, or nesting arrays and objects deeper than MAX_EVENT_DEPTH (both
+ * judged on the bytes, before parsing), is too_large; then not JSON, not a CloudEvents envelope, a
+ * type not consumed, or data that does not fit the type are all dead-lettered.
+ */
+export function contractVerdict(body: Buffer): Verdict {
+  if (body.length > MAX_EVENT_BYTES || bracketDepth(body) > MAX_EVENT_DEPTH) return { deadLetter: true, reason: 'too_large' };
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString());
+  } catch {
+    return { deadLetter: true, reason: 'invalid_json' };
   }
   const envelope = CloudEventEnvelope.safeParse(value);
   if (!envelope.success) return { deadLetter: true, reason: 'invalid_envelope' };
@@ -77,7 +78,7 @@ export class AmqpLedger {
     const full: LedgerEntry = {
       ...entry,
       routable: routable(entry.routingKey),
-      verdict: contractVerdict(body, entry.contentType, entry.contentEncoding),
+      verdict: contractVerdict(body),
       preview: JSON.stringify(body.subarray(0, 160).toString('latin1')),
       bytes: body.length,
       // Kept (small ones only) to compare with the dead-lettered copy: "with its original body".

@@ -1,20 +1,25 @@
-import { Connection } from 'rabbitmq-client';
+import { connect } from 'amqplib';
 import { required, runAsChild, startPlainServer } from './plain-server.js';
 
 /**
  * The naive forwarder: what a bridge costs without guarantees. It consumes a queue of the same
  * kind, bound the same way (declared by the runner), with auto-ack, and forwards each message as it
- * comes: no validation, no de-duplication, no dead letters, no ordering lane, no seq.
+ * comes: no validation, no de-duplication, no dead letters, no ordering lane, no seq. It reads with
+ * the same AMQP client as the bridge's consumer (amqplib), so that the two differ by the
+ * guarantees alone.
  */
 const { io, port } = await startPlainServer(required('BENCH_SECRET'));
-const connection = new Connection({ url: required('BENCH_AMQP_URL'), connectionName: 'bench-naive' });
+const connection = await connect(required('BENCH_AMQP_URL'), { clientProperties: { connection_name: 'bench-naive' } });
 connection.on('error', () => undefined);
+const channel = await connection.createChannel();
+channel.on('error', () => undefined);
 let forwarded = 0;
 
-const consumer = connection.createConsumer(
-  { queue: required('BENCH_QUEUE'), queueOptions: { queue: required('BENCH_QUEUE'), passive: true }, noAck: true },
+await channel.consume(
+  required('BENCH_QUEUE'),
   (msg) => {
-    const event = JSON.parse((msg.body as Buffer).toString());
+    if (!msg) return;
+    const event = JSON.parse(msg.content.toString());
     if (event.type === 'notification.broadcast') {
       io.emit('notification', { eventId: event.id, time: event.time, ...event.data.notification });
     } else {
@@ -23,10 +28,10 @@ const consumer = connection.createConsumer(
     }
     forwarded += 1;
   },
+  { noAck: true },
 );
-consumer.on('error', () => undefined);
 
 runAsChild(io, port, { stats: () => ({ forwarded }) }, async () => {
-  await consumer.close();
-  await connection.close();
+  await channel.close().catch(() => undefined);
+  await connection.close().catch(() => undefined);
 });

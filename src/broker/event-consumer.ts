@@ -1,17 +1,17 @@
 import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
-import type { AsyncMessage, Connection, Publisher } from 'rabbitmq-client';
+import type { ConsumeMessage } from 'amqplib';
 import type { RejectionReason } from '../../contracts/index.js';
 import type { BridgeEvent } from '../../contracts/index.js';
 import type { Delivery, Dispatcher } from '../../consumers/dispatcher.js';
-import { bodyBytes } from '../../consumers/json-text.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KeyedLock } from '../state/keyed-lock.js';
 import { andThen, type NowOrLater } from '../state/now-or-later.js';
 import { FencedError, StoreUnavailableError, type Fence, type Lease } from '../state/stores.js';
+import type { ConsumeConnection } from './consume-connection.js';
 import { ConsumerSession, QueueConsumer, type Settlement } from './queue-consumer.js';
-import { BROKER_DELIVERY_LIMIT, type BridgeTopology } from './topology.js';
+import { BROKER_DELIVERY_LIMIT, declareConsumed, type BridgeTopology } from './topology.js';
 
 /** Pauses between the attempts at a valid event whose handler failed; one more attempt than pauses. */
 export const HANDLER_RETRY_DELAYS_MS: readonly number[] = [100, 1000];
@@ -38,7 +38,7 @@ export const REDELIVERY_LIMIT = Math.min(5, BROKER_DELIVERY_LIMIT - 1);
 type DeliveryResult = { kind: Delivery } | { kind: 'failed'; detail: string } | { kind: 'stopping' } | { kind: 'fenced' };
 
 export interface EventConsumerOptions {
-  connection: Connection;
+  connection: ConsumeConnection;
   topology: BridgeTopology;
   prefetch: number;
   dispatcher: Dispatcher;
@@ -62,7 +62,6 @@ export interface EventConsumerOptions {
  */
 export class EventConsumer {
   private readonly consumer: QueueConsumer;
-  private readonly deadLetters: Publisher;
   private readonly log: Logger;
   private closed = false;
   /** Set when shutdown put an event back: every later one goes back too. */
@@ -77,19 +76,13 @@ export class EventConsumer {
   constructor(private readonly options: EventConsumerOptions) {
     const { connection, topology, prefetch } = options;
     this.log = options.logger.child({ component: 'consumer' });
-    // Dead letters travel on the consuming connection: if it is down, the message is not acked either.
-    this.deadLetters = connection.createPublisher({ confirm: true, maxAttempts: 1, queues: [topology.deadLetterQueue] });
     // Handlers run as messages arrive, up to the prefetch count: rejected ones are dead-lettered in
     // parallel, valid ones go one at a time per trip, in order (see `lanes`).
     this.consumer = new QueueConsumer({
       connection,
       queue: topology.queue.queue,
       prefetch,
-      declare: async (ch) => {
-        await ch.queueDeclare(topology.queue);
-        await ch.exchangeDeclare(topology.exchange);
-        for (const binding of topology.bindings) await ch.queueBind(binding);
-      },
+      declare: (ch) => declareConsumed(ch, topology),
       handler: (msg, session) => this.handle(msg, session),
       handled: (seconds) => this.options.metrics.handlerDuration.observe(seconds),
     });
@@ -100,12 +93,11 @@ export class EventConsumer {
   }
 
   /**
-   * Declares the dead-letter queue, then the rest of the topology, and resolves once the broker
-   * delivers to this consumer: before that, the queue may not exist or be bound yet, and events
-   * published in the meantime would be unroutable.
+   * Resolves once the topology is declared (the dead-letter queue first) and the broker delivers to
+   * this consumer: before that, the queue may not exist or be bound yet, and events published in the
+   * meantime would be unroutable.
    */
   async start(timeoutMs = 10_000): Promise<void> {
-    await this.options.connection.queueDeclare(this.options.topology.deadLetterQueue);
     // `once` also rejects on 'error' (a refused declaration, say), which fails start-up.
     const ready = once(this.consumer, 'ready', { signal: AbortSignal.timeout(timeoutMs) });
     this.consumer.start();
@@ -122,7 +114,6 @@ export class EventConsumer {
     if (this.closed) return;
     this.closed = true;
     await this.consumer.close();
-    await this.deadLetters.close();
   }
 
   /**
@@ -130,15 +121,15 @@ export class EventConsumer {
    * acquired, with the streams in memory, is handled at once: the settlement comes back without a
    * promise.
    */
-  private handle(msg: AsyncMessage, session: ConsumerSession): NowOrLater<Settlement> {
+  private handle(msg: ConsumeMessage, session: ConsumerSession): NowOrLater<Settlement> {
     const { metrics, dispatcher } = this.options;
     metrics.consumed.inc();
     // Quorum queues count the earlier deliveries that ended without an ack.
-    const earlierDeliveries = Number(msg.headers?.['x-delivery-count'] ?? 0);
+    const earlierDeliveries = Number(msg.properties.headers?.['x-delivery-count'] ?? 0);
     if (earlierDeliveries >= REDELIVERY_LIMIT) {
       return this.deadLetter(msg, 'handler_failed', `delivered ${earlierDeliveries + 1} times without an acknowledgement`);
     }
-    const decoded = dispatcher.decode(msg.body, msg.contentType);
+    const decoded = dispatcher.decode(msg.content);
     // Rejected messages need no order: their dead-lettering overlaps with everything else.
     if (!decoded.ok) return this.deadLetter(msg, decoded.reason, decoded.detail);
     const { event } = decoded;
@@ -147,7 +138,7 @@ export class EventConsumer {
     return andThen(result, (outcome) => this.settlementOf(msg, event, outcome));
   }
 
-  private settlementOf(msg: AsyncMessage, event: BridgeEvent, result: DeliveryResult): NowOrLater<Settlement> {
+  private settlementOf(msg: ConsumeMessage, event: BridgeEvent, result: DeliveryResult): NowOrLater<Settlement> {
     switch (result.kind) {
       case 'delivered':
         this.options.metrics.deliveredOf(event.type).inc();
@@ -166,7 +157,7 @@ export class EventConsumer {
   }
 
   /** The first attempt, at once when the lease is known; a failure, or a lease still to acquire, goes on with retries. */
-  private deliver(msg: AsyncMessage, event: BridgeEvent, session: ConsumerSession): NowOrLater<DeliveryResult> {
+  private deliver(msg: ConsumeMessage, event: BridgeEvent, session: ConsumerSession): NowOrLater<DeliveryResult> {
     const lease = this.acquired.get(session);
     if (lease === undefined || this.halted || session.closed) return this.deliverWithRetries(msg, event, session);
     let delivery: NowOrLater<Delivery>;
@@ -188,7 +179,7 @@ export class EventConsumer {
    * `failed`: how the first attempt, made by `deliver`, ended.
    */
   private async deliverWithRetries(
-    msg: AsyncMessage,
+    msg: ConsumeMessage,
     event: BridgeEvent,
     session: ConsumerSession,
     failed?: { err: unknown },
@@ -226,7 +217,7 @@ export class EventConsumer {
       } else {
         this.options.metrics.handlerRetries.inc();
         this.log.warn(
-          { event: 'consumer.retry', eventId: event.id, messageId: msg.messageId, attempt, detail },
+          { event: 'consumer.retry', eventId: event.id, messageId: msg.properties.messageId as unknown, attempt, detail },
           'handler failed; retrying',
         );
       }
@@ -260,31 +251,30 @@ export class EventConsumer {
     this.consumer.recycle(session);
   }
 
-  /** Copies the message to the dead-letter queue with its reason; once the broker confirmed, it is acknowledged. */
-  private async deadLetter(msg: AsyncMessage, reason: RejectionReason, detail: string): Promise<'ack'> {
-    const queue = this.options.topology.deadLetterQueue.queue;
-    await this.deadLetters.send(
-      {
-        routingKey: queue,
-        durable: true,
-        contentType: msg.contentType,
-        contentEncoding: msg.contentEncoding,
-        messageId: msg.messageId,
-        timestamp: msg.timestamp,
-        headers: {
-          ...msg.headers,
-          'x-rejection-reason': reason,
-          'x-rejection-detail': detail,
-          'x-original-exchange': msg.exchange,
-          'x-original-routing-key': msg.routingKey,
-        },
+  /**
+   * Copies the message, its bytes as published, to the dead-letter queue with its reason; once the
+   * broker confirmed, it is acknowledged. The copy travels on the consuming connection: if that is
+   * down, the message is not acknowledged either.
+   */
+  private async deadLetter(msg: ConsumeMessage, reason: RejectionReason, detail: string): Promise<'ack'> {
+    const { properties, fields } = msg;
+    await this.options.connection.sendConfirmed(this.options.topology.deadLetterQueue.queue, msg.content, {
+      persistent: true,
+      contentType: properties.contentType as string | undefined,
+      contentEncoding: properties.contentEncoding as string | undefined,
+      messageId: properties.messageId as string | undefined,
+      timestamp: properties.timestamp as number | undefined,
+      headers: {
+        ...properties.headers,
+        'x-rejection-reason': reason,
+        'x-rejection-detail': detail,
+        'x-original-exchange': fields.exchange,
+        'x-original-routing-key': fields.routingKey,
       },
-      // rabbitmq-client parses `application/json` bodies; re-serializing gives the same JSON value.
-      bodyBytes(msg.body),
-    );
+    });
     this.options.metrics.deadLettered.inc({ reason });
     this.log.warn(
-      { event: 'consumer.dead_lettered', reason, detail, messageId: msg.messageId, routingKey: msg.routingKey },
+      { event: 'consumer.dead_lettered', reason, detail, messageId: properties.messageId as unknown, routingKey: fields.routingKey },
       'message moved to the dead-letter queue',
     );
     return 'ack';

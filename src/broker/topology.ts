@@ -1,8 +1,21 @@
-import type { Connection } from 'rabbitmq-client';
+import type { Channel } from 'amqplib';
 
-type ExchangeDeclaration = Parameters<Connection['exchangeDeclare']>[0];
-type QueueDeclaration = Parameters<Connection['queueDeclare']>[0] & { queue: string };
-type QueueBinding = Parameters<Connection['queueBind']>[0];
+/** Declarations as data, in the shape both AMQP clients take (rabbitmq-client publishes, amqplib consumes). */
+export interface ExchangeDeclaration {
+  exchange: string;
+  type: 'topic';
+  durable: boolean;
+}
+export interface QueueDeclaration {
+  queue: string;
+  durable: boolean;
+  arguments: Record<string, string | number | boolean>;
+}
+export interface QueueBinding {
+  exchange: string;
+  queue: string;
+  routingKey: string;
+}
 
 /** The routing keys the bridge consumes; nothing under `client.` (its own upstream events). */
 export const BINDING_KEYS = ['trip.#', 'notification.#'] as const;
@@ -62,4 +75,18 @@ export function bridgeTopology(exchange: string, queue: string): BridgeTopology 
     },
     bindings: BINDING_KEYS.map((routingKey) => ({ exchange, queue, routingKey })),
   };
+}
+
+/**
+ * Declares what the bridge consumes on an amqplib channel, from the same data: the dead-letter queue
+ * first (the bridge queue's dead-letter route points at it), then the queue, the exchange and the
+ * bindings. Run on every new consuming channel.
+ */
+export async function declareConsumed(ch: Channel, topology: BridgeTopology): Promise<void> {
+  for (const { queue, durable, arguments: args } of [topology.deadLetterQueue, topology.queue]) {
+    await ch.assertQueue(queue, { durable, arguments: args });
+  }
+  const { exchange, type, durable } = topology.exchange;
+  await ch.assertExchange(exchange, type, { durable });
+  for (const { queue, exchange: source, routingKey } of topology.bindings) await ch.bindQueue(queue, source, routingKey);
 }

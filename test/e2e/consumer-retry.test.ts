@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BridgeEvent } from '../../contracts/index.js';
 import type { Dispatcher } from '../../consumers/dispatcher.js';
 import { EventConsumer, HANDLER_RETRY_DELAYS_MS, REDELIVERY_LIMIT } from '../../src/broker/event-consumer.js';
+import { ConsumeConnection } from '../../src/broker/consume-connection.js';
 import { bridgeTopology } from '../../src/broker/topology.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
@@ -19,6 +20,8 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
   const handled: string[] = [];
   let failuresBeforeSuccess: Record<string, number> = {};
   let connection: Connection;
+  /** The consuming connection the EventConsumer runs on, as a bridge instance has one (amqplib's). */
+  let consuming: ConsumeConnection;
   let consumer: EventConsumer | undefined;
   let amqp: TestAmqp;
   const metrics = new Metrics(() => 0);
@@ -43,12 +46,14 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     },
   };
   const startConsumer = async () => {
-    consumer = new EventConsumer({ connection, topology, prefetch: 10, dispatcher, fence, metrics, logger: createLogger('silent') });
+    consumer = new EventConsumer({ connection: consuming, topology, prefetch: 10, dispatcher, fence, metrics, logger: createLogger('silent') });
     await consumer.start();
   };
 
   beforeAll(async () => {
     connection = new Connection({ url: amqpUrl!, retryLow: 100 });
+    consuming = new ConsumeConnection({ url: amqpUrl!, name: `${name}:consume` });
+    await consuming.onConnect(10_000);
     amqp = new TestAmqp(amqpUrl!);
   });
   afterAll(async () => {
@@ -56,6 +61,7 @@ describe.skipIf(!amqpUrl)('a handler that fails on a valid event', () => {
     await amqp?.cleanup([name, `${name}.dead-letter`], [exchange]);
     await amqp?.close();
     await connection?.close();
+    await consuming?.close();
   });
 
   // One trip: its events share a lane, whose order is what these tests watch.

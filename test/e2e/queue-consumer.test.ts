@@ -1,5 +1,6 @@
-import type { AsyncMessage } from 'rabbitmq-client';
+import type { ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsumeConnection } from '../../src/broker/consume-connection.js';
 import { QueueConsumer, type QueueConsumerOptions, type Settlement } from '../../src/broker/queue-consumer.js';
 import { TestAmqp, uniqueName } from '../helpers/amqp.js';
 import { amqpUrl } from '../helpers/bridge.js';
@@ -8,16 +9,18 @@ import { until } from '../helpers/client.js';
 describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
   const queue = uniqueName('queue-consumer');
   let amqp: TestAmqp;
+  /** The consuming connection, as a bridge instance has one (amqplib's). */
+  let consuming: ConsumeConnection;
   const consumers: QueueConsumer[] = [];
 
-  const consume = (handler: (msg: AsyncMessage) => Promise<Settlement>, prefetch = 50) => consumeWith(handler, prefetch);
+  const consume = (handler: (msg: ConsumeMessage) => Promise<Settlement>, prefetch = 50) => consumeWith(handler, prefetch);
   /** As consume, with a handler that may also answer at once. */
   const consumeWith = (handler: QueueConsumerOptions['handler'], prefetch = 50) => {
     const consumer = new QueueConsumer({
-      connection: amqp.connection,
+      connection: consuming,
       queue,
       prefetch,
-      declare: async (ch) => void (await ch.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } })),
+      declare: async (ch) => void (await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } })),
       handler,
     });
     consumer.on('error', () => undefined);
@@ -45,10 +48,13 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
 
   beforeAll(async () => {
     amqp = new TestAmqp(amqpUrl!);
+    consuming = new ConsumeConnection({ url: amqpUrl!, name: uniqueName('queue-consumer-test') });
+    await consuming.onConnect(10_000);
     await amqp.connection.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } });
   });
   afterAll(async () => {
     await Promise.all(consumers.map((c) => c.close()));
+    await consuming?.close();
     await amqp?.cleanup([queue], []);
     await amqp?.close();
   });
@@ -58,7 +64,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const { consumer, ready } = consume(async (msg) => {
       // Finish in a scrambled order, so that runs of acknowledgements have gaps to wait for.
       await new Promise((r) => setTimeout(r, Math.random() * 5));
-      seen.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      seen.push((JSON.parse(String(msg.content)) as { n: number }).n);
       return 'ack';
     });
     await ready;
@@ -73,7 +79,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const seen: number[] = [];
     const errors: Error[] = [];
     const { consumer, ready } = consumeWith((msg) => {
-      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      const { n } = JSON.parse(String(msg.content)) as { n: number };
       seen.push(n);
       // The first delivery of 1 is put back, the first of 2 throws (put back too): both come again.
       if (n === 1 && seen.filter((x) => x === 1).length === 1) return 'requeue';
@@ -97,12 +103,12 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const handled: number[] = [];
     const consumer = new QueueConsumer({
-      connection: amqp.connection,
+      connection: consuming,
       queue,
       prefetch: 10,
-      declare: async (ch) => void (await ch.queueDeclare({ queue, durable: true, arguments: { 'x-queue-type': 'quorum' } })),
+      declare: async (ch) => void (await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } })),
       handler: async (msg) => {
-        if ((JSON.parse(String(msg.body)) as { n: number }).n === 0) await gate;
+        if ((JSON.parse(String(msg.content)) as { n: number }).n === 0) await gate;
         return 'ack' as const;
       },
       handled: (seconds) => handled.push(seconds),
@@ -131,7 +137,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const first = consume(async (msg) => {
-      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      const { n } = JSON.parse(String(msg.content)) as { n: number };
       if (n % 2 === 0) {
         acked.push(n);
         return 'ack';
@@ -148,7 +154,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     expect(await leftInQueue(5)).toBe(5);
     const got: number[] = [];
     const second = consume(async (msg) => {
-      got.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      got.push((JSON.parse(String(msg.content)) as { n: number }).n);
       return 'ack';
     });
     await second.ready;
@@ -164,7 +170,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const errors: Error[] = [];
     const { consumer, ready } = consume(async (msg) => {
-      const { n } = JSON.parse(String(msg.body)) as { n: number };
+      const { n } = JSON.parse(String(msg.content)) as { n: number };
       if (n === 0) await gate;
       handled.push(n);
       return 'ack';
@@ -185,17 +191,17 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
   it('under a single active consumer, hands the queue over only after its handlers finished, in order', async () => {
     const sac = uniqueName('queue-consumer-sac');
     const declare = async (ch: Parameters<QueueConsumerOptions['declare']>[0]) =>
-      void (await ch.queueDeclare({ queue: sac, durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true } }));
+      void (await ch.assertQueue(sac, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true } }));
     const timeline: string[] = [];
     const started: QueueConsumer[] = [];
     const start = (name: string, delayMs: number) => {
       const consumer = new QueueConsumer({
-        connection: amqp.connection,
+        connection: consuming,
         queue: sac,
         prefetch: 10,
         declare,
         handler: async (msg) => {
-          const { n } = JSON.parse(String(msg.body)) as { n: number };
+          const { n } = JSON.parse(String(msg.content)) as { n: number };
           await new Promise((r) => setTimeout(r, delayMs));
           timeline.push(`${name}:${n}`);
           return 'ack' as const;
@@ -231,7 +237,7 @@ describe.skipIf(!amqpUrl)('QueueConsumer against RabbitMQ', () => {
   it('consumes again after the broker cancels it (its queue was deleted and declared again)', async () => {
     const got: number[] = [];
     const { consumer, ready } = consume(async (msg) => {
-      got.push((JSON.parse(String(msg.body)) as { n: number }).n);
+      got.push((JSON.parse(String(msg.content)) as { n: number }).n);
       return 'ack';
     });
     await ready;

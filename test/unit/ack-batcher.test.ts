@@ -1,18 +1,15 @@
-import type { Channel } from 'rabbitmq-client';
 import { describe, expect, it } from 'vitest';
-import { AckBatcher, ackPacing, type AckPacing } from '../../src/broker/queue-consumer.js';
+import { AckBatcher, ackPacing, type AckChannel, type AckPacing } from '../../src/broker/queue-consumer.js';
 
 /** Records the frames the batcher sends; the batching rule is what is tested, the broker in queue-consumer.test.ts. */
 function recordingChannel(active = true) {
   const frames: string[] = [];
-  const ch = {
+  const ch: AckChannel = {
     active,
-    basicAck: ({ deliveryTag, multiple }: { deliveryTag: number; multiple?: boolean }) =>
-      frames.push(`ack ${deliveryTag}${multiple ? ' multiple' : ''}`),
-    basicNack: ({ deliveryTag, requeue }: { deliveryTag: number; requeue?: boolean }) =>
-      frames.push(`nack ${deliveryTag}${requeue ? ' requeue' : ''}`),
+    ack: (tag, multiple) => void frames.push(`ack ${tag}${multiple ? ' multiple' : ''}`),
+    requeue: (tag) => void frames.push(`nack ${tag} requeue`),
   };
-  return { frames, ch: ch as unknown as Channel };
+  return { frames, ch };
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));

@@ -21,7 +21,7 @@ const lease = { token: 'lease-1' };
 
 /** What the broker layer does with one body: decode, then deliver what is valid. */
 async function dispatch(dispatcher: Dispatcher, body: unknown) {
-  const decoded = dispatcher.decode(body);
+  const decoded = dispatcher.decode(Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
   if (!decoded.ok) return { kind: 'rejected' as const, reason: decoded.reason, detail: decoded.detail };
   return { kind: await dispatcher.deliver(decoded.event, lease), event: decoded.event };
 }
