@@ -76,9 +76,9 @@ end
 `;
 
 /**
- * keep(history, entry, bytes, size cap, byte cap) → bytes: keeps the entry, then drops the oldest
- * while the history holds more entries or more bytes than its caps; answers the bytes it holds then
- * (Lua strings are bytes). `bytes` is the history's total before, as the stream's hash keeps it up to
+ * keep(history, entry, bytes, size cap, byte cap) → bytes, count: keeps the entry, then drops the
+ * oldest while the history holds more entries or more bytes than its caps; answers the bytes and
+ * entries it holds then (Lua strings are bytes; count 1: the list is new). `bytes` is the history's total before, as the stream's hash keeps it up to
  * date rather than summed on each append: summed once when missing (a history kept by an older
  * version), and 0 again whenever the history is gone. An entry larger than the byte cap alone is not
  * kept, and neither is anything before it, since no replay could reach across it.
@@ -87,7 +87,7 @@ const KEEP = `
 local function keep(history, entry, bytes, size, maxBytes)
   if string.len(entry) > maxBytes then
     redis.call('DEL', history)
-    return 0
+    return 0, 0
   end
   local count = redis.call('RPUSH', history, entry)
   if count == 1 then
@@ -100,11 +100,11 @@ local function keep(history, entry, bytes, size, maxBytes)
   end
   while count > size or bytes > maxBytes do
     local old = redis.call('LPOP', history)
-    if not old then return 0 end
+    if not old then return 0, 0 end
     count = count - 1
     bytes = bytes - string.len(old)
   end
-  return bytes
+  return bytes, count
 end
 `;
 
@@ -127,7 +127,9 @@ export const APPEND_ARGS_PER_WRITE = 4;
  * stream's entries in the order they were numbered. Answers {outcome, seq} per write, in order.
  *
  * One call for every write of a turn of the event loop: the fence, the server's run_id and its
- * clock are read once, and the script is invoked once, where they had been per event.
+ * clock are read once, and the script is invoked once, where they had been per event. A stream's
+ * expiry is re-armed when a quarter of it has passed since it was last (`armed`), not on every
+ * write: its keys live at least 3/4 of the expiry (1.5 times the history age) after its last write.
  */
 export const APPEND = new Script(`${OPEN}${KEEP}
 local results = {}
@@ -138,6 +140,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 local rid, at = runId(), now()
 local keepMs, size, window, channel, maxBytes = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+-- Numbers become strings through printf and strings numbers through strtod: each once per call, not per write.
+local rearmBefore = tonumber(at) - tonumber(keepMs) / 4
 for i = 0, count - 1 do
   local hash, history, lock, written = KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i], KEYS[5 + 4 * i]
   local body, stream, leave, drop = ARGV[8 + 4 * i], ARGV[9 + 4 * i], ARGV[10 + 4 * i], ARGV[11 + 4 * i]
@@ -146,24 +150,31 @@ for i = 0, count - 1 do
     results[#results + 1] = 0
   else
     -- The stream's head, as open() reads it, with the bytes its history holds.
-    local seq, epoch, owner, bytes = unpack(redis.call('HMGET', hash, 'seq', 'epoch', 'rid', 'bytes'))
+    local seq, epoch, owner, bytes, armed = unpack(redis.call('HMGET', hash, 'seq', 'epoch', 'rid', 'bytes', 'armed'))
     if not seq or owner ~= rid then
-      seq, epoch, bytes = 0, ARGV[2] .. '.' .. i, 0
+      seq, epoch, bytes, armed = 0, ARGV[2] .. '.' .. i, 0, nil
       redis.call('DEL', history)
       redis.call('HSET', hash, 'epoch', epoch, 'rid', rid)
     end
-    seq = tonumber(seq) + 1
+    seq = tostring(tonumber(seq) + 1)
     local rest = body == '{}' and '}' or (',' .. string.sub(body, 2))
     local entry = '{"stream":"' .. stream .. '","seq":' .. seq .. ',"at":' .. at .. leave
       .. ',"message":{"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. rest .. '}'
-    bytes = keep(history, entry, tonumber(bytes), size, maxBytes)
-    redis.call('HSET', hash, 'seq', seq, 'bytes', bytes)
-    redis.call('PEXPIRE', hash, keepMs)
-    redis.call('PEXPIRE', history, keepMs)
+    local kept
+    bytes, kept = keep(history, entry, tonumber(bytes), size, maxBytes)
+    if not armed or tonumber(armed) <= rearmBefore then
+      redis.call('HSET', hash, 'seq', seq, 'bytes', bytes, 'armed', at)
+      redis.call('PEXPIRE', hash, keepMs)
+      redis.call('PEXPIRE', history, keepMs)
+    else
+      redis.call('HSET', hash, 'seq', seq, 'bytes', bytes)
+      -- A history list made anew (its first entry) has no expiry yet.
+      if kept == 1 then redis.call('PEXPIRE', history, keepMs) end
+    end
     redis.call('SET', written, seq, 'PX', window)
     redis.call('PUBLISH', channel, entry)
     if drop == '1' then redis.call('DEL', hash, history) end
-    results[#results + 1] = 'appended'; results[#results + 1] = seq
+    results[#results + 1] = 'appended'; results[#results + 1] = tonumber(seq)
   end
 end
 return results`);

@@ -120,7 +120,7 @@ export class RedisAppender {
 /**
  * Streams in Redis, shared by every instance: a hash `stream:{name}` {seq, epoch, rid, bytes} and a
  * list `history:{name}` of entries (JSON), capped in count and in bytes (`bytes`: the list's total).
- * Both expire together after twice the history age without use, after which the stream starts a
+ * Both expire together 1.5 to 2 times the history age after their last use, after which the stream starts a
  * new epoch. Every append is part of one script call (APPEND, through the RedisAppender): lease,
  * numbering, history, de-duplication and the hand-out to every instance happen in one atomic step.
  */
