@@ -8,11 +8,12 @@ import { ClientPool } from './clients/pool.js';
 import { BenchBroker, runScopedName } from './lib/broker.js';
 import { Children, freePort, OutputTail } from './lib/children.js';
 import { sleep } from './lib/clock.js';
+import { answers } from './lib/tcp.js';
 import { BenchRedis } from './lib/redis-keys.js';
 import { AmqpSource } from './systems/amqp-source.js';
 
 /**
- * `npm run bench:instructions -- [--events=20000] [--warmup=3000] [--trips=200] [--clients=0] [--redis] [--runs=1] [--keep]`
+ * `npm run bench:instructions -- [--events=20000] [--warmup=3000] [--trips=200] [--clients=0] [--redis] [--count=bridge|redis] [--runs=1] [--keep]`
  *
  * What one consumed trip event costs the bridge, in instructions of its own process, counted by
  * valgrind's callgrind: the same count whatever else the machine is doing, where seconds on this
@@ -21,7 +22,8 @@ import { AmqpSource } from './systems/amqp-source.js';
  * trip events are published (the typed publisher, in this process), and once the bridge counts them
  * all delivered the counters are dumped: instructions ÷ events. Kernel work (socket writes) is not
  * counted, only the process's own. With `--clients`, that many sockets join the trips (in child
- * processes), so that the hand-out is counted too.
+ * processes), so that the hand-out is counted too. With `--count=redis`, the instructions counted
+ * are those of a private redis-server the bridge (at full speed, in Redis mode) keeps its state in.
  */
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
@@ -33,6 +35,8 @@ interface Args {
   redis: boolean;
   /** Keeps the callgrind dumps, for callgrind_annotate. */
   keep: boolean;
+  /** Whose instructions: the bridge's, or (with --redis) those of a private redis-server the bridge uses. */
+  count: 'bridge' | 'redis';
   runs: number;
   amqpUrl: string;
   redisUrl: string;
@@ -46,6 +50,7 @@ function parseArgs(argv: string[]): Args {
     clients: 0,
     redis: false,
     keep: false,
+    count: 'bridge',
     runs: 1,
     amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -54,12 +59,14 @@ function parseArgs(argv: string[]): Args {
     const [flag, value = ''] = arg.replace(/^--/, '').split(/=(.*)/s, 2) as [string, string?];
     if (flag === 'redis') args.redis = true;
     else if (flag === 'keep') args.keep = true;
+    else if (flag === 'count' && (value === 'bridge' || value === 'redis')) args.count = value;
     else if (flag === 'amqp-url') args.amqpUrl = value;
     else if (flag === 'redis-url') args.redisUrl = value;
     else if (flag in args && typeof args[flag as keyof Args] === 'number' && Number.isInteger(Number(value)) && Number(value) >= 0) {
       (args as unknown as Record<string, number>)[flag] = Number(value);
     } else throw new Error(`bad flag ${arg}`);
   }
+  if (args.count === 'redis') args.redis = true;
   return args;
 }
 
@@ -97,14 +104,26 @@ async function measure(args: Args, runIndex: number): Promise<number> {
   const pool = args.clients > 0 ? ClientPool.start(children, 1) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'bridge-callgrind-'));
   const secret = `bench-${randomBytes(16).toString('hex')}`;
+  const callgrind = ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'cg.%p')}`];
   let child: ChildProcess | undefined;
+  let redisServer: ChildProcess | undefined;
   try {
-    if (args.redis) redis.register(`${queue}:`);
+    let redisUrl = args.redisUrl;
+    if (args.count === 'redis') {
+      // A private redis-server under callgrind; the bridge runs at full speed against it.
+      const redisPort = await freePort();
+      redisServer = spawn('valgrind', [...callgrind, 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
+      await until('the private redis-server to answer', () => answers(redisUrl, redisPort), 60_000);
+    } else if (args.redis) redis.register(`${queue}:`);
     await broker.declareTopology(exchange, queue);
     const port = await freePort();
+    const bridgeCommand = args.count === 'bridge' ? ['valgrind', [...callgrind, process.execPath, MAIN]] : [process.execPath, [MAIN]];
     child = spawn(
-      'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, MAIN],
+      bridgeCommand[0] as string,
+      bridgeCommand[1] as string[],
       {
         env: {
           PATH: process.env.PATH ?? '',
@@ -115,15 +134,15 @@ async function measure(args: Args, runIndex: number): Promise<number> {
           AMQP_URL: args.amqpUrl,
           AMQP_QUEUE: queue,
           AMQP_EXCHANGE: exchange,
-          ...(args.redis ? { REDIS_URL: args.redisUrl } : {}),
+          ...(args.redis ? { REDIS_URL: redisUrl } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
     const tail = new OutputTail().attach(child);
-    const pid = child.pid ?? -1;
+    const pid = (args.count === 'redis' ? redisServer?.pid : child.pid) ?? -1;
     const health = async () => (await fetch(`http://127.0.0.1:${port}/api/v1/socket/health`, { signal: AbortSignal.timeout(5000) })).ok;
-    await until(`the bridge under callgrind to answer (${tail.text()})`, health, 300_000);
+    await until(`the bridge to answer (${tail.text()})`, health, 300_000);
     if (pool) {
       const connected = await pool.connect({ url: `http://127.0.0.1:${port}`, secret, total: args.clients, trips: args.trips, concurrency: 5, addressSpread: 1000, timeoutMs: 120_000 });
       if (connected.failed > 0) throw new Error(`${connected.failed} clients failed to join: ${JSON.stringify(connected.errors)}`);
@@ -143,6 +162,7 @@ async function measure(args: Args, runIndex: number): Promise<number> {
     return instructions / args.events;
   } finally {
     child?.kill('SIGKILL');
+    redisServer?.kill('SIGKILL');
     await pool?.disconnect().catch(() => undefined);
     pool?.close();
     await children.stopAll();
@@ -159,7 +179,7 @@ const args = parseArgs(process.argv.slice(2));
 const perEvent: number[] = [];
 for (let run = 1; run <= args.runs; run++) perEvent.push(await measure(args, run));
 const sorted = [...perEvent].sort((a, b) => a - b);
-const mode = `${args.redis ? 'Redis' : 'memory'} mode, ${args.trips} trips, ${args.clients} sockets`;
+const mode = `${args.count === 'redis' ? "Redis's, " : "the bridge's, "}${args.redis ? 'Redis' : 'memory'} mode, ${args.trips} trips, ${args.clients} sockets`;
 process.stdout.write(
   `instructions per trip event (${mode}): ${perEvent.map((n) => Math.round(n).toLocaleString('en-US')).join(', ')}` +
     ` — median ${Math.round(sorted[sorted.length >> 1]!).toLocaleString('en-US')}\n`,
