@@ -31,7 +31,7 @@ export interface AckChannel {
  * The acknowledgements of an amqplib channel. amqplib acknowledges a message object; it reads only
  * its delivery tag, and a batch of tags needs no message of its own.
  */
-export function ackChannelOf(ch: Channel): AckChannel & { active: boolean } {
+export function ackChannelOf(ch: Channel): AckChannel {
   const tagged = (deliveryTag: number) => ({ fields: { deliveryTag } }) as Message;
   const acks = {
     active: true,
@@ -52,7 +52,8 @@ export interface AckPacing {
  * How long a settled delivery may wait for its acknowledgement when fewer than half the prefetch
  * count wait with it. Every `basic.ack` is a socket write here and a settlement command in the quorum
  * queue's log; at a few thousand events a second, one per turn of the event loop was nearly one per
- * event. An acknowledgement only frees a prefetch slot: nothing waits for it but the broker.
+ * event. Short, because what is handed out and not yet acknowledged when the process dies is handed
+ * out again by the next consumer (without Redis, under a new epoch).
  */
 export const ACK_DELAY_MS = 2;
 
