@@ -14,34 +14,35 @@ function recordingChannel(active = true) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Every settlement flushed at the end of its turn: the batching rule alone. */
-const EVERY_TURN: AckPacing = { batch: 1, delayMs: 1000 };
+/** A batch never full: what settles within a millisecond goes out together (the batching rule alone). */
+const SOON: AckPacing = { batch: 1000, delayMs: 1 };
+const flushed = () => sleep(20);
 
 describe('AckBatcher', () => {
-  it('acknowledges a run settled in one turn with a single multiple ack, whatever the order', async () => {
+  it('acknowledges a run settled together with a single multiple ack, whatever the order', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, EVERY_TURN);
+    const acks = new AckBatcher(ch, SOON);
     for (const tag of [3, 1, 2, 5, 4]) acks.settle(tag, 'ack');
-    await nextTurn();
+    await flushed();
     expect(frames).toEqual(['ack 5 multiple']);
   });
 
   it('holds back acknowledgements behind an unsettled delivery, and sends them when it settles', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, EVERY_TURN);
+    const acks = new AckBatcher(ch, SOON);
     acks.settle(1, 'ack');
     acks.settle(3, 'ack');
     acks.settle(4, 'ack');
-    await nextTurn();
+    await flushed();
     expect(frames).toEqual(['ack 1 multiple']);
     acks.settle(2, 'ack');
-    await nextTurn();
+    await flushed();
     expect(frames).toEqual(['ack 1 multiple', 'ack 4 multiple']);
   });
 
   it('acknowledges deliveries settled above a blocked one one by one, so that one slow trip does not hold back the others', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, EVERY_TURN);
+    const acks = new AckBatcher(ch, SOON);
     // Tag 1 is a trip whose lane waits (a join lock, Redis, retries); 2..4 are other trips.
     for (const tag of [2, 3, 4]) acks.settle(tag, 'ack');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -49,23 +50,23 @@ describe('AckBatcher', () => {
     // When the blocked one settles, one multiple ack covers it and 5; 2..4 are not outstanding any more.
     acks.settle(1, 'ack');
     acks.settle(5, 'ack');
-    await nextTurn();
+    await flushed();
     expect(frames.slice(3)).toEqual(['ack 5 multiple']);
   });
 
   it('puts a requeued delivery back at once and never acknowledges it', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, EVERY_TURN);
+    const acks = new AckBatcher(ch, SOON);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
-    await nextTurn();
+    await flushed();
     // The multiple ack stops at 1: tag 2 is no longer the channel's to acknowledge.
     expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple']);
     acks.settle(3, 'requeue');
-    await nextTurn();
+    await flushed();
     expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple', 'nack 3 requeue']);
     acks.settle(4, 'ack');
-    await nextTurn();
+    await flushed();
     expect(frames.at(-1)).toBe('ack 4 multiple');
   });
 
@@ -79,15 +80,15 @@ describe('AckBatcher', () => {
     expect(frames).toEqual(['ack 3 multiple']);
   });
 
-  it('acknowledges at the end of the turn once a batch waits, without waiting for the delay', async () => {
+  it('acknowledges at once when a batch waits, without waiting for the delay or the end of the turn', () => {
     const { frames, ch } = recordingChannel();
     const acks = new AckBatcher(ch, { batch: 4, delayMs: 10_000 });
-    for (const tag of [1, 2, 3, 4]) acks.settle(tag, 'ack');
-    await nextTurn();
+    for (const tag of [1, 2, 3]) acks.settle(tag, 'ack');
+    expect(frames).toEqual([]);
+    acks.settle(4, 'ack');
     expect(frames).toEqual(['ack 4 multiple']);
     // The count starts again: one more waits for the delay (not reached within this test).
     acks.settle(5, 'ack');
-    await nextTurn();
     expect(frames).toEqual(['ack 4 multiple']);
     acks.flush();
     expect(frames).toEqual(['ack 4 multiple', 'ack 5 multiple']);
@@ -100,10 +101,10 @@ describe('AckBatcher', () => {
 
   it('sends nothing on a closed channel, where the broker already put everything back', async () => {
     const { frames, ch } = recordingChannel(false);
-    const acks = new AckBatcher(ch, EVERY_TURN);
+    const acks = new AckBatcher(ch, SOON);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
-    await nextTurn();
+    await flushed();
     expect(frames).toEqual([]);
   });
 });
