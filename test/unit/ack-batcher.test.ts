@@ -14,59 +14,60 @@ function recordingChannel(active = true) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** A batch never full: what settles within a millisecond goes out together (the batching rule alone). */
-const SOON: AckPacing = { batch: 1000, delayMs: 1 };
-const flushed = () => sleep(20);
+/** Never flushed by itself within a test: each test flushes where the batching rule is what it checks. */
+const BY_HAND: AckPacing = { batch: 1000, delayMs: 60_000 };
 
 describe('AckBatcher', () => {
-  it('acknowledges a run settled together with a single multiple ack, whatever the order', async () => {
+  it('acknowledges a run settled together with a single multiple ack, whatever the order', () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, SOON);
+    const acks = new AckBatcher(ch, BY_HAND);
     for (const tag of [3, 1, 2, 5, 4]) acks.settle(tag, 'ack');
-    await flushed();
+    acks.flush();
     expect(frames).toEqual(['ack 5 multiple']);
   });
 
-  it('holds back acknowledgements behind an unsettled delivery, and sends them when it settles', async () => {
+  it('holds back acknowledgements behind an unsettled delivery, and sends them when it settles', () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, SOON);
+    const acks = new AckBatcher(ch, BY_HAND);
     acks.settle(1, 'ack');
     acks.settle(3, 'ack');
     acks.settle(4, 'ack');
-    await flushed();
+    acks.flush();
     expect(frames).toEqual(['ack 1 multiple']);
     acks.settle(2, 'ack');
-    await flushed();
+    acks.flush();
     expect(frames).toEqual(['ack 1 multiple', 'ack 4 multiple']);
   });
 
   it('acknowledges deliveries settled above a blocked one one by one, so that one slow trip does not hold back the others', async () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, SOON);
+    const acks = new AckBatcher(ch, BY_HAND);
     // Tag 1 is a trip whose lane waits (a join lock, Redis, retries); 2..4 are other trips.
     for (const tag of [2, 3, 4]) acks.settle(tag, 'ack');
+    acks.flush();
+    expect(frames).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(frames).toEqual(['ack 2', 'ack 3', 'ack 4']);
     // When the blocked one settles, one multiple ack covers it and 5; 2..4 are not outstanding any more.
     acks.settle(1, 'ack');
     acks.settle(5, 'ack');
-    await flushed();
+    acks.flush();
     expect(frames.slice(3)).toEqual(['ack 5 multiple']);
   });
 
-  it('puts a requeued delivery back at once and never acknowledges it', async () => {
+  it('puts a requeued delivery back at once and never acknowledges it', () => {
     const { frames, ch } = recordingChannel();
-    const acks = new AckBatcher(ch, SOON);
+    const acks = new AckBatcher(ch, BY_HAND);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
-    await flushed();
+    acks.flush();
     // The multiple ack stops at 1: tag 2 is no longer the channel's to acknowledge.
     expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple']);
     acks.settle(3, 'requeue');
-    await flushed();
+    acks.flush();
     expect(frames).toEqual(['nack 2 requeue', 'ack 1 multiple', 'nack 3 requeue']);
     acks.settle(4, 'ack');
-    await flushed();
+    acks.flush();
     expect(frames.at(-1)).toBe('ack 4 multiple');
   });
 
@@ -99,12 +100,12 @@ describe('AckBatcher', () => {
     expect(ackPacing(1).batch).toBe(1);
   });
 
-  it('sends nothing on a closed channel, where the broker already put everything back', async () => {
+  it('sends nothing on a closed channel, where the broker already put everything back', () => {
     const { frames, ch } = recordingChannel(false);
-    const acks = new AckBatcher(ch, SOON);
+    const acks = new AckBatcher(ch, BY_HAND);
     acks.settle(1, 'ack');
     acks.settle(2, 'requeue');
-    await flushed();
+    acks.flush();
     expect(frames).toEqual([]);
   });
 });
