@@ -4,6 +4,9 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Opt
 /** Back-off between attempts to connect again, doubling from the first to the last. */
 const RETRY_MS = { first: 250, last: 10_000 } as const;
 
+/** What asking for a channel gets while there is no connection: the caller tries again later. */
+const notConnected = () => Object.assign(new Error('the AMQP connection is down'), { code: 'NOT_CONNECTED' });
+
 export interface ConsumeConnectionOptions {
   url: string;
   /** Shown to RabbitMQ operators as the connection's name (`connection_name`). */
@@ -51,6 +54,7 @@ export class ConsumeConnection extends EventEmitter<{ connection: []; error: [Er
   onConnect(timeoutMs: number): Promise<void> {
     this.start();
     if (this.model) return Promise.resolve();
+    if (this.state === 'closed') return Promise.reject(notConnected());
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -67,7 +71,7 @@ export class ConsumeConnection extends EventEmitter<{ connection: []; error: [Er
 
   /** A new channel on the current connection; rejects while there is none (the caller tries again later). */
   async channel(): Promise<Channel> {
-    if (!this.model) throw Object.assign(new Error('the AMQP connection is down'), { code: 'NOT_CONNECTED' });
+    if (!this.model) throw notConnected();
     return this.model.createChannel();
   }
 
@@ -94,7 +98,7 @@ export class ConsumeConnection extends EventEmitter<{ connection: []; error: [Er
 
   private confirmChannel(): Promise<ConfirmChannel> {
     if (!this.confirms) {
-      if (!this.model) return Promise.reject(Object.assign(new Error('the AMQP connection is down'), { code: 'NOT_CONNECTED' }));
+      if (!this.model) return Promise.reject(notConnected());
       const opening = this.model.createConfirmChannel();
       this.confirms = opening;
       opening.then(

@@ -5,11 +5,15 @@ import { StoreUnavailableError } from './stores.js';
 
 type Reply = Awaited<ReturnType<RedisClientType['eval']>>;
 
-/** Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. */
+/**
+ * Runs one exchange with Redis; whatever fails in it is the store's failure, never the event's. A
+ * failure that is the store's already (an exchange made of others) passes as it is.
+ */
 export async function redis<R>(what: string, exchange: () => Promise<R>): Promise<R> {
   try {
     return await exchange();
   } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
     throw new StoreUnavailableError(`redis ${what}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -32,6 +32,10 @@ describe.skipIf(!amqpUrl)('the consuming connection (amqplib)', () => {
     await connection.close();
     expect(connection.ready).toBe(false);
     await expect(connection.channel()).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    // Closed for good: waiting for a connection fails at once, not after the timeout.
+    const started = Date.now();
+    await expect(connection.onConnect(5_000)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('sends to a queue on its confirm channel, with the properties given, and resolves once confirmed', async () => {
