@@ -81,5 +81,6 @@ export function decodeEvent(body: Buffer): Decoded {
 
   const data = eventDataSchemas[type].safeParse(envelope.data.data);
   if (!data.success) return reject('invalid_data', describe(data.error, 'data'));
-  return { ok: true, event: { ...envelope.data, type, data: data.data } as BridgeEvent };
+  // Object.assign rather than a spread with more properties after it: see MemoryStreamStore.append.
+  return { ok: true, event: Object.assign({}, envelope.data, { type, data: data.data }) as BridgeEvent };
 }

@@ -37,7 +37,7 @@ async function deliverBroadcast(
   deps: RouteDeps,
 ): Promise<Delivery> {
   if (await deps.dedupe.seen(event.id)) return 'duplicate';
-  deps.fanout.toAll({ event: 'notification', payload: { ...event.data.notification, eventId: event.id, time } });
+  deps.fanout.toAll({ event: 'notification', payload: Object.assign({}, event.data.notification, { eventId: event.id, time }) });
   await deps.dedupe.remember(event.id);
   return 'delivered';
 }
@@ -107,7 +107,7 @@ function deliverNotification(
   // overlap), and the notifications lane still finishes this event before the next starts.
   const outcomes = [...recipients].map((recipient) => {
     const stream = rooms.user(recipient);
-    const message = { ...notification, eventId: event.id, time };
+    const message = Object.assign({}, notification, { eventId: event.id, time });
     return deps.streams.writeLock.run(stream, () => deps.streams.users.append({ stream, eventId: event.id, message }, lease));
   });
   const delivery = (all: Appended[]): Delivery => (all.includes('appended') ? 'delivered' : 'duplicate');

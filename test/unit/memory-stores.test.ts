@@ -356,6 +356,28 @@ describe('MemoryStreamStore history', () => {
     expect(await streams.since('trip:t1', { seq: 3, epoch })).toMatchObject({ recovered: true, entries: [{ seq: 4 }, { seq: 5 }, { seq: 6 }] });
   });
 
+  it('replays exactly the entries within every cap after each of hundreds of appends', async () => {
+    let now = 1_000_000;
+    const limits = { size: 20, maxBytes: 3_000, ttlMs: 10_000 };
+    const { streams, entries, lease } = await setup({ limits, now: () => now });
+    const { epoch } = await streams.head('trip:t1');
+    for (let i = 1; i <= 700; i++) {
+      // Sizes from about 70 to 400 bytes, so that the count cap and the byte cap take turns; one entry
+      // too large to keep (it clears the history); and two jumps in time, after which age drops entries.
+      const text = i === 300 ? 'x'.repeat(2 * limits.maxBytes) : 'y'.repeat((i * 37) % 330);
+      await streams.append({ stream: 'trip:t1', eventId: `evt-${i}`, message: { text } }, lease);
+      now += i === 400 || i === 650 ? 9_990 : 1;
+      // What the caps leave: the longest run of entries up to the head within all of them.
+      let first = entries.length;
+      let bytes = 0;
+      const fits = (e: StreamEntry<Note>) => entries.length - first < limits.size && bytes + bytesOf(e) <= limits.maxBytes && e.at >= now - limits.ttlMs;
+      while (first > 0 && fits(entries[first - 1]!)) bytes += bytesOf(entries[--first]!);
+      const replay = await streams.since('trip:t1', { seq: first, epoch });
+      expect(replay, `after ${i}`).toMatchObject({ recovered: true, entries: entries.slice(first) });
+      if (first > 0) expect((await streams.since('trip:t1', { seq: first - 1, epoch })).recovered, `after ${i}`).toBe(false);
+    }
+  });
+
   it('cannot recover across epochs, or from a position it never gave out', async () => {
     const { streams, write } = await setup();
     await write('trip:t1');
