@@ -61,10 +61,19 @@ describe.skipIf(!amqpUrl)('slow consumers', () => {
     let disconnected = '';
     stalled.on('disconnect', (reason) => (disconnected = reason));
 
+    let readerGone = '';
+    reader.on('disconnect', (reason) => (readerGone = reason));
+
     const tcp = tcpOf(stalled);
     tcp.pause();
-    await publishAll(tripId, 0, EVENTS);
-    await until(() => steps.length === EVENTS, 30_000, 'the reader to get every event');
+    // Published at the reader's pace (at most 20 events, 320 KB, ahead of it), so that only the stalled
+    // socket falls behind, however slowly this busy process reads.
+    for (let from = 0; from < EVENTS; from += 20) {
+      await until(() => steps.length >= from - 20 || readerGone !== '', 30_000, 'the reader to keep up');
+      await publishAll(tripId, from, 20);
+    }
+    await until(() => steps.length === EVENTS || readerGone !== '', 30_000, 'the reader to get every event');
+    expect(readerGone).toBe('');
     expect(steps).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
     expect(await metric(t.url, 'bridge_slow_consumer_disconnects_total')).toBe(1);
 
