@@ -20,7 +20,7 @@ export interface ConsumeConnectionOptions {
 /**
  * The consuming AMQP connection, on amqplib: it reads deliveries at a fraction of rabbitmq-client's
  * cost (a frame parser without a promise per read: about 4 µs of CPU per message against 15 in this
- * project's measurements), which matters on the one path every event takes. It connects again after
+ * project's measurement, two runs in isolation), which matters on the one path every event takes. It connects again after
  * every loss with capped exponential back-off; what runs over it (the queue consumer, the
  * dead-letter channel) opens its channels again itself. `connection` is emitted on every connection,
  * `error` on every loss or failed attempt.

@@ -68,8 +68,8 @@ export const ackPacing = (prefetch: number): AckPacing => ({ batch: Math.max(1, 
  * Acknowledges a channel's deliveries in batches: one `basic.ack` with `multiple` for the longest
  * run of settled deliveries above the floor, sent as soon as `pacing.batch` deliveries wait (before
  * the turn's corked socket writes go out, so that the broker refills the window meanwhile) or
- * `pacing.delayMs` after the first of them, instead of one frame per message; what is settled above an unsettled delivery is acknowledged one by one after
- * STRAGGLER_MS. An acknowledgement is only ever delayed, never sent early, and never twice: a
+ * `pacing.delayMs` after the first of them, instead of one frame per message; what is settled
+ * above an unsettled delivery is acknowledged one by one after STRAGGLER_MS. An acknowledgement is only ever delayed, never sent early, and never twice: a
  * multiple ack ends on a delivery still outstanding, and covers only outstanding ones.
  */
 export class AckBatcher {
