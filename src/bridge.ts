@@ -172,6 +172,8 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     logger,
   });
   metrics.oldestInFlightSeconds = () => consumer.oldestInFlightSeconds();
+  metrics.brokerConnected = () => broker.connected;
+  if (cluster) metrics.redisConnected = () => cluster.connected;
 
   const app = createHttpApp({
     sockets: createSocketDirectory(io, { clustered: cluster !== undefined, brokerCounts: () => metrics.brokerCounts() }),
