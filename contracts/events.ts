@@ -52,6 +52,9 @@ export const upstreamEventData = {
   'client.trip.update': z.object({ tripId: Identifier, changes: JsonObject, userId: Identifier }),
 } as const;
 
+/** The CloudEvents `source` of what the bridge publishes upstream. */
+export const BRIDGE_SOURCE = 'realtime-bridge';
+
 /** Every event type a publisher may send through the exchange. */
 export const publishableEventData = { ...eventDataSchemas, ...upstreamEventData } as const;
 

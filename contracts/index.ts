@@ -5,3 +5,4 @@ export * from './http.js';
 export * from './notification.js';
 export * from './socket.js';
 export * from './token.js';
+export * from './ops.js';

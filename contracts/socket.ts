@@ -133,6 +133,38 @@ export interface ServerToClientEvents {
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
+
+/**
+ * The maps above at run time (the AsyncAPI document is built from them): each client event's payload
+ * and the result its ack carries, and each server event's payload. `satisfies` keeps their keys those
+ * of the maps.
+ */
+export const clientEventSchemas = {
+  'trip:join': { payload: TripJoinPayload, result: TripJoinResult },
+  'trip:leave': { payload: TripLeavePayload, result: TripLeaveResult },
+  'trip:update': { payload: TripUpdatePayload, result: TripUpdateResult },
+  'trip:typing': { payload: TripTypingPayload, result: TripTypingResult },
+  'auth:refresh': { payload: AuthRefreshPayload, result: AuthRefreshResult },
+  ping: { payload: PingPayload, result: PingResult },
+} as const satisfies Record<ClientEventName, { payload: z.ZodType; result: z.ZodType }>;
+
+export const serverEventSchemas = {
+  connected: ConnectedMessage,
+  'trip:updated': TripUpdatedMessage,
+  notification: NotificationMessage,
+  'trip:joined': TripJoinedMessage,
+  'trip:left': TripLeftMessage,
+  'user:joined': UserJoinedMessage,
+  'user:left': UserLeftMessage,
+  'trip:typing': TripTypingMessage,
+  pong: PongMessage,
+  'auth:expired': AuthExpiredMessage,
+  'server:shutdown': ServerShutdownMessage,
+  'request:error': RequestErrorMessage,
+} as const satisfies Record<keyof ServerToClientEvents, z.ZodType>;
+
+/** What a refused handshake gets: Socket.IO's `connect_error`, an Error whose `message` and `data` are these. */
+export const ConnectError = z.object({ message: z.enum(['unauthorized', 'rate_limited']), data: ConnectErrorData });
 export type TripJoinPayload = In<typeof TripJoinPayload>;
 export type TripJoinResult = In<typeof TripJoinResult>;
 export type TripUpdatedMessage = In<typeof TripUpdatedMessage>;

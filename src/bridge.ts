@@ -2,8 +2,10 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { getRequestListener } from '@hono/node-server';
+import { BRIDGE_SOURCE } from '../contracts/index.js';
 import { createDispatcher } from '../consumers/dispatcher.js';
 import { routeEvent } from '../consumers/route-event.js';
+import { apiDocumentsFor } from './api-docs/index.js';
 import { createAudit } from './auth/audit.js';
 import { redisRateLimiters, type LimitRule } from './auth/rate-limiter.js';
 import { createTokenVerifier } from './auth/verify-token.js';
@@ -17,6 +19,7 @@ import type { Config } from './config.js';
 import { createHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { OpsMonitor } from './ops/monitor.js';
 import { createSocketDirectory } from './realtime/socket-directory.js';
 import { RoomFeeds } from './realtime/room-feeds.js';
 import { createSocketFanout } from './realtime/socket-fanout.js';
@@ -36,9 +39,6 @@ export const BROKER_STARTUP_TIMEOUT_MS = 10_000;
 
 /** How long start-up waits for Redis (when `REDIS_URL` is set), likewise. */
 export const REDIS_STARTUP_TIMEOUT_MS = 10_000;
-
-/** The CloudEvents `source` of what the bridge publishes. */
-export const BRIDGE_SOURCE = 'realtime-bridge';
 
 export interface Bridge {
   readonly io: BridgeServer;
@@ -173,7 +173,8 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
   });
   metrics.oldestInFlightSeconds = () => consumer.oldestInFlightSeconds();
   metrics.brokerConnected = () => broker.connected;
-  if (cluster) metrics.redisConnected = () => cluster.connected;
+  if (cluster) metrics.watchRedis(() => cluster.connected);
+  const ops = new OpsMonitor(metrics);
 
   const app = createHttpApp({
     sockets: createSocketDirectory(io, { clustered: cluster !== undefined, brokerCounts: () => metrics.brokerCounts() }),
@@ -189,11 +190,13 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     corsOrigins: config.FRONTEND_URLS,
     clientAddress: guard.clientAddress,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
+    apiDocuments: apiDocumentsFor(config),
     registry: metrics.registry,
     logger,
     audit,
     metrics,
     testRouteLimit: tuning.testRouteLimit,
+    ops,
   });
   const server = createServer(getRequestListener(app.fetch));
   io.attach(server);
@@ -218,6 +221,8 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     close() {
       closing ??= (async () => {
         log.info({ event: 'bridge.stopping' }, 'stopping: draining in-flight events');
+        // Ends the ops page's streams, which would otherwise hold their connections open.
+        ops.close();
         await consumer.close();
         // Only this instance's sockets: with the Redis adapter, io.emit would reach every instance's.
         io.local.emit('server:shutdown', { message: 'the server is shutting down; reconnect', serverTime: new Date().toISOString() });

@@ -142,8 +142,6 @@ export class Metrics {
   oldestInFlightSeconds: () => number = () => 0;
   /** Read on scrape: whether the broker connection is up (set once the broker exists). */
   brokerConnected: () => boolean = () => false;
-  /** Read on scrape: whether Redis is reachable; undefined when the bridge runs without it (no sample then). */
-  redisConnected: (() => boolean) | undefined;
 
   constructor(connectedSockets: () => number) {
     const oldest = () => this.oldestInFlightSeconds();
@@ -156,23 +154,12 @@ export class Metrics {
       },
     });
     const brokerUp = () => this.brokerConnected();
-    const redisUp = () => this.redisConnected?.();
     new Gauge({
       name: 'bridge_broker_connected',
       help: 'Whether this instance is connected to RabbitMQ (1) or not (0)',
       registers: [this.registry],
       collect() {
         this.set(brokerUp() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'bridge_redis_connected',
-      help: 'Whether this instance reaches Redis (1) or not (0); absent when REDIS_URL is unset',
-      registers: [this.registry],
-      collect() {
-        const up = redisUp();
-        if (up === undefined) this.reset();
-        else this.set(up ? 1 : 0);
       },
     });
     new Gauge({
@@ -184,6 +171,18 @@ export class Metrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Adds `bridge_redis_connected`, read on scrape; only a bridge that runs with Redis has the metric. */
+  watchRedis(connected: () => boolean): void {
+    new Gauge({
+      name: 'bridge_redis_connected',
+      help: 'Whether this instance reaches Redis (1) or not (0); absent when REDIS_URL is unset',
+      registers: [this.registry],
+      collect() {
+        this.set(connected() ? 1 : 0);
+      },
+    });
   }
 
   /** The broker counters `/stats` reports. */

@@ -1,34 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, SyncMessage } from 'rabbitmq-client';
 import { bodyBytes } from '../../consumers/json-text.js';
+import type { DeadLetter, ReplayOutcome } from '../../contracts/index.js';
 import type { BridgeTopology } from './topology.js';
 
 /** Most bytes of a body shown when listing dead letters. */
 export const LISTED_BODY_BYTES = 2048;
 
-export interface DeadLetter {
-  messageId?: string | undefined;
-  reason: string | undefined;
-  detail: string | undefined;
-  routingKey: string;
-  exchange: string | undefined;
-  contentType?: string | undefined;
-  /** When it was first published (seconds since the epoch), as the publisher stamped it. */
-  timestamp?: number | undefined;
-  size: number;
-  body: string;
-  bodyTruncated: boolean;
-}
-
-/** What one replay did with the dead letters it took. */
-export interface ReplayOutcome {
-  /** Published, confirmed, and gone from the dead-letter queue. */
-  replayed: number;
-  /** Returned by the broker (no queue is bound to its routing key): left in the dead-letter queue. */
-  unroutable: number;
-  /** Left in the dead-letter queue, the unroutable ones included. */
-  remaining: number;
-}
+export type { DeadLetter, ReplayOutcome };
 
 /** Headers the bridge (or the broker) added on the way into the dead-letter queue. */
 const ADDED_HEADERS = ['x-rejection-reason', 'x-rejection-detail', 'x-original-exchange', 'x-original-routing-key', 'x-death', 'x-delivery-count'];

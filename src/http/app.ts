@@ -3,17 +3,22 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
+import type { ApiDocuments } from '../api-docs/index.js';
 import { createAudit, type Audit } from '../auth/audit.js';
 import type { ClientAddressOf } from '../auth/client-address.js';
 import type { VerifyToken } from '../auth/verify-token.js';
 import { BridgeError, toErrorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { apiDocRoutes } from './api-doc-routes.js';
 import { auditTrail, resolveClientAddress } from './audit.js';
 import { requireUser, type AuthEnv } from './auth.js';
 import { crossSiteGuard } from './cross-site.js';
 import { deadLetterRoutes, type DeadLetterRouteDeps } from './dead-letter-routes.js';
 import { jsonBodiesOnly } from './json-body.js';
 import { opsRoutes, type OpsDeps } from './ops-routes.js';
+import type { OpsMonitor } from '../ops/monitor.js';
+import { opsPageRoutes } from '../ops/page-routes.js';
+import { opsLiveRoutes } from '../ops/routes.js';
 import { fail } from './respond.js';
 import { testRoutes, type TestRouteDeps } from './test-routes.js';
 
@@ -30,7 +35,11 @@ export interface HttpAppDeps
   /** How to find a request's client address (TRUST_PROXY); the TCP peer's when not given. */
   clientAddress?: ClientAddressOf | undefined;
   enableTestEndpoints: boolean;
+  /** Served at `/asyncapi.json` and `/openapi.json`. */
+  apiDocuments: ApiDocuments;
   registry: Registry;
+  /** The ops page's metrics and streams: given, `/ops` and `/ops/{snapshot,stream}` are served. */
+  ops?: OpsMonitor | undefined;
   logger: Logger;
   /** The instance's audit trail (one that only logs when not given). */
   audit?: Audit | undefined;
@@ -61,10 +70,14 @@ export function createHttpApp(deps: HttpAppDeps): Hono<AuthEnv> {
     return c.body(await deps.registry.metrics());
   });
 
+  if (deps.ops) app.route('/', opsPageRoutes());
+
   const api = new Hono<AuthEnv>();
   api.route('/', opsRoutes({ ...deps, authenticate }));
   api.route('/', deadLetterRoutes({ ...deps, authenticate }));
+  if (deps.ops) api.route('/', opsLiveRoutes({ ...deps, ops: deps.ops, authenticate }));
   if (deps.enableTestEndpoints) api.route('/', testRoutes({ ...deps, authenticate }));
+  api.route('/', apiDocRoutes(deps.apiDocuments));
   app.route('/api/v1/socket', api);
 
   app.notFound((c) => fail(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));

@@ -1,24 +1,8 @@
 import { rooms } from '../../consumers/ports.js';
+import type { BrokerCounts, ConnectionInfo, RoomInfo } from '../../contracts/index.js';
 import { localSocketsIn, type BridgeServer } from './types.js';
 
-export interface RoomInfo {
-  name: string;
-  members: number;
-}
-
-export interface ConnectionInfo {
-  socketId: string;
-  connectedAt: string;
-  transport: string;
-  rooms: string[];
-}
-
-export interface BrokerCounts {
-  consumed: number;
-  delivered: number;
-  deadLettered: number;
-  duplicates: number;
-}
+export type { BrokerCounts, ConnectionInfo, RoomInfo };
 
 /** Sockets, rooms and broker counters, summed over every instance. */
 export interface ClusterSummary {

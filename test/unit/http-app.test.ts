@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
+import { apiDocumentsFor } from '../../src/api-docs/index.js';
 import { createTokenVerifier } from '../../src/auth/verify-token.js';
+import { loadConfig } from '../../src/config.js';
 import { PublishUnavailableError } from '../../src/broker/publisher.js';
 import { createHttpApp, MAX_HTTP_BODY_BYTES } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
@@ -82,6 +84,7 @@ function setup(options: SetupOptions = {}) {
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:3000', ORIGIN],
     enableTestEndpoints: options.enableTestEndpoints ?? true,
+    apiDocuments: apiDocumentsFor(loadConfig({ ENABLE_TEST_ENDPOINTS: String(options.enableTestEndpoints ?? true) })),
     registry: metrics.registry,
     logger: createLogger('silent'),
   });

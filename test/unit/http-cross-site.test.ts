@@ -5,6 +5,7 @@ import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
+import { defaultApiDocuments } from '../helpers/api-documents.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 
 const FRONTEND = 'http://localhost:5173';
@@ -34,6 +35,7 @@ function setup() {
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:3000', FRONTEND],
     enableTestEndpoints: true,
+    apiDocuments: defaultApiDocuments(),
     registry: metrics.registry,
     logger: createLogger('silent'),
   });

@@ -7,6 +7,7 @@ import { TEST_ROUTE_LIMIT } from '../../src/http/test-routes.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import { DEFAULT_SOCKET_LIMITS, MAX_SOCKETS_PER_USER, SocketLimiter } from '../../src/realtime/socket-limits.js';
+import { defaultApiDocuments } from '../helpers/api-documents.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
 import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
@@ -151,6 +152,7 @@ describe('HTTP rate limit on the test endpoints (app.request, no network)', () =
       cookieName: 'access_token',
       corsOrigins: ['http://localhost:5173'],
       enableTestEndpoints: true,
+      apiDocuments: defaultApiDocuments(),
       registry: metrics.registry,
       logger,
       audit: createAudit(logger, metrics),
