@@ -11,7 +11,7 @@ import { SYSTEM_NAMES } from './systems/types.js';
  * built: its own dist/), so that every version meets the same machine noise in turn; then prints,
  * per figure and system, the median of the runs with their range, and the server's CPU time per event
  * (drain, and each fan-out rate that every run measured): the figure least shaken by other work on
- * the machine. Without --checkout it runs this checkout alone (the README's table: three full runs).
+ * the machine. Without --checkout it runs this checkout alone (the table in docs/performance.md: three full runs).
  */
 interface Args {
   runs: number;

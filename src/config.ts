@@ -26,7 +26,7 @@ const proxyList = z.string().transform((list, ctx): ProxyRange[] => {
   }
 });
 
-/** One schema over `process.env`; each key is documented in the README's configuration table. */
+/** One schema over `process.env`; each key is documented in docs/configuration.md. */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP + Socket.IO port'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -44,13 +44,13 @@ export const BROKER_DELIVERY_LIMIT = 10;
  * that no queue is ever declared twice with different arguments.
  *
  * Both queues are quorum queues: on this project's machine they consumed about twice as fast as
- * classic durable queues (see the README), and only they count deliveries (`x-delivery-count`) and
- * bound them (`x-delivery-limit`).
+ * classic durable queues (see docs/guarantees.md, "Why quorum queues"), and only they count
+ * deliveries (`x-delivery-count`) and bound them (`x-delivery-limit`).
  *
  * The bridge queue has a single active consumer: every instance subscribes, the broker delivers to
  * one at a time and hands over to the next when that one's channel closes (a crash included), with
  * its unacknowledged messages first. That keeps the queue's order for every trip across instances;
- * the socket writes, the expensive part, still spread over all of them (see "Scaling out").
+ * the socket writes, the expensive part, still spread over all of them (see docs/scaling.md).
  */
 export function bridgeTopology(exchange: string, queue: string): BridgeTopology {
   const deadLetterQueue = `${queue}.dead-letter`;
