@@ -38,6 +38,19 @@ async function closeClient(client: RedisClientType): Promise<void> {
   await client.disconnect().catch(() => undefined);
 }
 
+/**
+ * Makes a client's command handle its own rejection (logged at debug), for callers that fire and
+ * forget it; whoever awaits the promise still sees the failure.
+ */
+function catchRejections(client: RedisClientType, command: 'publish' | 'unsubscribe' | 'pUnsubscribe', log: Logger): void {
+  const send = client[command].bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as Record<string, unknown>)[command] = (...args: unknown[]) => {
+    const reply = send(...args);
+    reply.catch((err: Error) => log.debug({ event: 'redis.command_failed', command, err: { message: err.message } }, 'Redis command failed'));
+    return reply;
+  };
+}
+
 /** Back-off between reconnect attempts, in ms: 100, 200, … up to 2 s. */
 const reconnectStrategy = (retries: number) => Math.min(100 * (retries + 1), 2_000);
 
@@ -82,6 +95,11 @@ export class RedisCluster {
     this.entries = open('entries', false);
     this.pub = open('adapter-pub', false);
     this.sub = open('adapter-sub', false);
+    // The adapter publishes, and unsubscribes when Socket.IO closes, without handling the promises. While
+    // Redis is away those commands wait in the offline queue, and a stop's disconnect rejects them.
+    catchRejections(this.pub, 'publish', log);
+    catchRejections(this.sub, 'unsubscribe', log);
+    catchRejections(this.sub, 'pUnsubscribe', log);
     this.adapter = createAdapter(this.pub, this.sub, { key: `${key}:socket.io`, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS });
   }
 
