@@ -12,6 +12,7 @@ import { Metrics } from '../../src/metrics.js';
 import { OpsMonitor } from '../../src/ops/monitor.js';
 import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
+import { emptySocketDirectory } from '../helpers/fake-directory.js';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -35,11 +36,7 @@ function appWith(env: Record<string, string>) {
   const config = loadConfig(env);
   const metrics = new Metrics(() => 0);
   return createHttpApp({
-    sockets: {
-      connections: () => 0,
-      summary: async () => ({ connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }),
-      connectionsOf: async () => [],
-    },
+    sockets: emptySocketDirectory(),
     brokerConnected: () => true,
     uptimeSeconds: () => 1,
     publisher: { publish: async () => ({ eventId: 'e' }) },

@@ -6,6 +6,7 @@ import { Metrics } from '../../src/metrics.js';
 import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
 import { defaultApiDocuments } from '../helpers/api-documents.js';
+import { emptySocketDirectory } from '../helpers/fake-directory.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 
 const FRONTEND = 'http://localhost:5173';
@@ -20,7 +21,7 @@ function setup() {
   const published: unknown[] = [];
   const metrics = new Metrics(() => 0);
   const app = createHttpApp({
-    sockets: { connections: () => 0, summary: async () => ({ connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }), connectionsOf: async () => [] },
+    sockets: emptySocketDirectory(),
     brokerConnected: () => true,
     uptimeSeconds: () => 1,
     publisher: {

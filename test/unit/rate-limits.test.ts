@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import { DEFAULT_SOCKET_LIMITS, MAX_SOCKETS_PER_USER, SocketLimiter } from '../../src/realtime/socket-limits.js';
 import { defaultApiDocuments } from '../helpers/api-documents.js';
+import { emptySocketDirectory } from '../helpers/fake-directory.js';
 import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.js';
 import { fakeDeadLetters } from '../helpers/fake-dead-letters.js';
 import { MemoryMembershipStore } from '../../src/state/memory-stores.js';
@@ -138,11 +139,7 @@ describe('HTTP rate limit on the test endpoints (app.request, no network)', () =
     const metrics = new Metrics(() => 0);
     const published: unknown[] = [];
     const http = createHttpApp({
-      sockets: {
-        connections: () => 0,
-        summary: async () => ({ connections: 0, rooms: [], broker: { consumed: 0, delivered: 0, deadLettered: 0, duplicates: 0 } }),
-        connectionsOf: async () => [],
-      },
+      sockets: emptySocketDirectory(),
       brokerConnected: () => true,
       uptimeSeconds: () => 1,
       ...fakeDeadLetters(),
