@@ -40,7 +40,9 @@ export const notificationEventData = {
     .refine((d) => d.userId !== undefined || (d.userIds?.length ?? 0) > 0, {
       message: 'userId or a non-empty userIds is required',
       path: ['userIds'],
-    }),
+    })
+    // JSON Schema cannot carry the refinement: the generated documents say it in words.
+    .describe('Names its recipients: userId, or a non-empty userIds, or both.'),
   'notification.broadcast': z.object({ notification: Notification }),
 } as const;
 

@@ -1,8 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Parser } from '@asyncapi/parser';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { clientEventSchemas, EVENT_TYPES, RejectionReason, serverEventSchemas } from '../../contracts/index.js';
+import {
+  CloudEventEnvelope,
+  clientEventSchemas,
+  EVENT_TYPES,
+  eventDataSchemas,
+  RejectionReason,
+  serverEventSchemas,
+  TestNotificationBody,
+  type EventType,
+} from '../../contracts/index.js';
 import { apiDocumentsFor, DOCUMENT_FILES, serializeDocument } from '../../src/api-docs/index.js';
 import { createTokenVerifier } from '../../src/auth/verify-token.js';
 import { loadConfig } from '../../src/config.js';
@@ -60,6 +72,32 @@ const routesOf = (app: ReturnType<typeof appWith>) =>
 const documentedRoutes = (document: Json) =>
   new Set(Object.entries(document.paths as Json).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`)));
 
+/**
+ * A valid `data` of each consumed type, and changes that each make it invalid (or keep it valid). Not
+ * among them: a `notification.created` naming no recipient, which only zod's refinement refuses (the
+ * documents say it in the schema's description).
+ */
+const SAMPLES: Record<EventType, { valid: Json; variants: Json[] }> = {
+  'trip.created': { valid: { tripId: 'trip-1', trip: { name: 'Alps' } }, variants: [{ trip: [] }, { actorId: '' }, { extra: 1 }] },
+  'trip.updated': { valid: { tripId: 'trip-1', changes: { name: 'Alps' }, updatedBy: 'u-1' }, variants: [{ tripId: 'trip 1' }, { changes: null }, { updatedBy: 'x'.repeat(129) }] },
+  'trip.deleted': { valid: { tripId: 'trip-1' }, variants: [{ tripId: 7 }, { tripId: 'a'.repeat(128) }, { tripId: 'a'.repeat(129) }] },
+  'trip.member.added': { valid: { tripId: 't', userId: 'u@x' }, variants: [{ userId: undefined }, { userId: 'ü' }] },
+  'trip.member.removed': { valid: { tripId: 't', userId: 'u' }, variants: [{ actorId: 'a:b' }, { actorId: 'a b' }] },
+  'trip.activity': { valid: { tripId: 't', kind: 'vote', payload: {} }, variants: [{ kind: '' }, { kind: 'k'.repeat(65) }, { payload: 'x' }] },
+  'notification.created': {
+    valid: { userId: 'u', notification: { type: 'info', title: 'Hi', message: '' } },
+    variants: [
+      { notification: { type: 'fatal', title: 'Hi', message: '' } },
+      { notification: { type: 'info', title: '', message: '' } },
+      { userIds: Array.from({ length: 1001 }, (_, i) => `u${i}`) },
+      { userIds: ['a', 'b c'] },
+    ],
+  },
+  'notification.broadcast': { valid: { notification: { type: 'error', title: 'T', message: 'm'.repeat(2000) } }, variants: [{ notification: { type: 'error', title: 'T', message: 'm'.repeat(2001) } }] },
+};
+
+const envelope = (type: string, data: unknown, extra: Json = {}) => ({ specversion: '1.0', id: 'evt-1', source: 'trip-service', type, time: '2026-11-25T10:00:00Z', data, ...extra });
+
 describe('the AsyncAPI and OpenAPI documents', () => {
   it('are committed as generated from the contracts (run `npm run docs:api` after changing a contract)', () => {
     for (const key of ['asyncApi', 'openApi'] as const) {
@@ -106,6 +144,49 @@ describe('the AsyncAPI and OpenAPI documents', () => {
       expect(asyncApi.components.messages[id].name, event).toBe(event);
       expect(asyncApi.operations[id].action).toBe('send');
     }
+  });
+
+  it("the AsyncAPI messages' JSON Schemas accept and refuse the same events as the zod contracts", () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    let checked = 0;
+    for (const type of EVENT_TYPES) {
+      const validate = ajv.compile(asyncApi.components.messages[type].payload);
+      const { valid, variants } = SAMPLES[type];
+      const events = [
+        envelope(type, valid),
+        ...variants.map((change) => envelope(type, { ...valid, ...change })),
+        envelope(type, valid, { specversion: '0.3' }),
+        envelope(type, valid, { time: 'yesterday' }),
+        envelope(type, valid, { id: '' }),
+        envelope('trip.other', valid),
+      ];
+      for (const event of events) {
+        const parsed = CloudEventEnvelope.safeParse(event);
+        const zodSays = parsed.success && parsed.data.type === type && eventDataSchemas[type].safeParse(parsed.data.data).success;
+        expect(validate(event), `${type}: ${JSON.stringify(event).slice(0, 200)}`).toBe(zodSays);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+    expect(asyncApi.components.messages['notification.created'].payload.properties.data.description).toContain('userId, or a non-empty userIds');
+  });
+
+  it('the OpenAPI body schemas accept and refuse the same bodies as the zod contracts', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    const schema = openApi.paths['/api/v1/socket/test-notification'].post.requestBody.content['application/json'].schema;
+    const validate = ajv.compile(schema);
+    const bodies = [
+      { title: 'Hi', message: 'there' },
+      { userId: 'u-1', type: 'warning', title: 'Hi', message: '', data: { a: 1 } },
+      { title: '', message: 'x' },
+      { title: 'Hi' },
+      { title: 'Hi', message: 'x', type: 'loud' },
+      { title: 'Hi', message: 'x', userId: 'no spaces allowed' },
+      { title: 'Hi', message: 'x', data: [1] },
+    ];
+    for (const body of bodies) expect(validate(body), JSON.stringify(body)).toBe(TestNotificationBody.safeParse(body).success);
   });
 
   it('the OpenAPI document is valid OpenAPI 3.1 for a validator that does refuse a broken one', async () => {
