@@ -64,6 +64,9 @@ const EnvSchema = z.object({
     .describe('comma-separated addresses or CIDR blocks of trusted proxies, whose X-Forwarded-For names the client'),
 });
 
+/** Every variable the service reads (docs/configuration.md has a row for each). */
+export const ENV_VARIABLES = Object.keys(EnvSchema.shape) as Array<keyof typeof EnvSchema.shape>;
+
 export type Config = Omit<z.infer<typeof EnvSchema>, 'ENABLE_TEST_ENDPOINTS' | 'JWT_SECRET'> & {
   JWT_SECRET: string | undefined;
   ENABLE_TEST_ENDPOINTS: boolean;
