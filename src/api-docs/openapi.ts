@@ -41,7 +41,7 @@ interface RouteDoc {
 }
 
 /** The HTTP routes, in the order the reference lists them. */
-export const ROUTES: RouteDoc[] = [
+const ROUTES: RouteDoc[] = [
   {
     method: 'get',
     path: `${API_PREFIX}/health`,
