@@ -5,7 +5,7 @@ import { getRequestListener } from '@hono/node-server';
 import { BRIDGE_SOURCE } from '../contracts/index.js';
 import { createDispatcher } from '../consumers/dispatcher.js';
 import { routeEvent } from '../consumers/route-event.js';
-import { apiDocumentsFor } from './api-docs/index.js';
+import { lazyApiDocuments } from './api-docs/index.js';
 import { createAudit } from './auth/audit.js';
 import { redisRateLimiters, type LimitRule } from './auth/rate-limiter.js';
 import { createTokenVerifier } from './auth/verify-token.js';
@@ -190,7 +190,7 @@ export function createBridge(config: Config, logger: Logger, tuning: BridgeTunin
     corsOrigins: config.FRONTEND_URLS,
     clientAddress: guard.clientAddress,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
-    apiDocuments: apiDocumentsFor(config),
+    apiDocuments: lazyApiDocuments(config),
     registry: metrics.registry,
     logger,
     audit,

@@ -33,6 +33,15 @@ export function apiDocumentsFor(config: DocumentedConfig): ApiDocuments {
   };
 }
 
+/**
+ * The documents of this configuration, built on first request: building them (zod's JSON Schema
+ * conversion) took 10–35 ms here, which start-up need not pay.
+ */
+export function lazyApiDocuments(config: DocumentedConfig): () => ApiDocuments {
+  let documents: ApiDocuments | undefined;
+  return () => (documents ??= apiDocumentsFor(config));
+}
+
 /** Where the repository keeps the documents of the default configuration, relative to its root. */
 export const DOCUMENT_FILES: Record<keyof ApiDocuments, string> = {
   asyncApi: 'docs/asyncapi.json',

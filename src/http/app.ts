@@ -35,8 +35,8 @@ export interface HttpAppDeps
   /** How to find a request's client address (TRUST_PROXY); the TCP peer's when not given. */
   clientAddress?: ClientAddressOf | undefined;
   enableTestEndpoints: boolean;
-  /** Served at `/asyncapi.json` and `/openapi.json`. */
-  apiDocuments: ApiDocuments;
+  /** Served at `/asyncapi.json` and `/openapi.json` (built when first asked for). */
+  apiDocuments: () => ApiDocuments;
   registry: Registry;
   /** The ops page's metrics and streams: given, `/ops` and `/ops/{snapshot,stream}` are served. */
   ops?: OpsMonitor | undefined;

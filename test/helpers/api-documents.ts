@@ -1,5 +1,5 @@
-import { apiDocumentsFor } from '../../src/api-docs/index.js';
+import { lazyApiDocuments } from '../../src/api-docs/index.js';
 import { loadConfig } from '../../src/config.js';
 
 /** The documents an instance with the default configuration serves (and that `docs/` holds). */
-export const defaultApiDocuments = () => apiDocumentsFor(loadConfig({}));
+export const defaultApiDocuments = () => lazyApiDocuments(loadConfig({}));

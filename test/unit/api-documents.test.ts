@@ -15,7 +15,7 @@ import {
   TestNotificationBody,
   type EventType,
 } from '../../contracts/index.js';
-import { apiDocumentsFor, DOCUMENT_FILES, serializeDocument } from '../../src/api-docs/index.js';
+import { apiDocumentsFor, DOCUMENT_FILES, lazyApiDocuments, serializeDocument } from '../../src/api-docs/index.js';
 import { createTokenVerifier } from '../../src/auth/verify-token.js';
 import { loadConfig } from '../../src/config.js';
 import { createHttpApp } from '../../src/http/app.js';
@@ -58,7 +58,7 @@ function appWith(env: Record<string, string>) {
     cookieName: config.JWT_COOKIE_NAME,
     corsOrigins: config.FRONTEND_URLS,
     enableTestEndpoints: config.ENABLE_TEST_ENDPOINTS,
-    apiDocuments: apiDocumentsFor(config),
+    apiDocuments: lazyApiDocuments(config),
     registry: metrics.registry,
     logger: createLogger('silent'),
     ops: new OpsMonitor(metrics),

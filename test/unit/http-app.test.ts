@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { apiDocumentsFor } from '../../src/api-docs/index.js';
+import { lazyApiDocuments } from '../../src/api-docs/index.js';
 import { createTokenVerifier } from '../../src/auth/verify-token.js';
 import { loadConfig } from '../../src/config.js';
 import { PublishUnavailableError } from '../../src/broker/publisher.js';
@@ -84,7 +84,7 @@ function setup(options: SetupOptions = {}) {
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:3000', ORIGIN],
     enableTestEndpoints: options.enableTestEndpoints ?? true,
-    apiDocuments: apiDocumentsFor(loadConfig({ ENABLE_TEST_ENDPOINTS: String(options.enableTestEndpoints ?? true) })),
+    apiDocuments: lazyApiDocuments(loadConfig({ ENABLE_TEST_ENDPOINTS: String(options.enableTestEndpoints ?? true) })),
     registry: metrics.registry,
     logger: createLogger('silent'),
   });

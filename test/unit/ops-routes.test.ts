@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpsSnapshot } from '../../contracts/index.js';
-import { apiDocumentsFor } from '../../src/api-docs/index.js';
+import { lazyApiDocuments } from '../../src/api-docs/index.js';
 import { createTokenVerifier } from '../../src/auth/verify-token.js';
 import { loadConfig } from '../../src/config.js';
 import { createHttpApp } from '../../src/http/app.js';
@@ -52,7 +52,7 @@ function setup(options: { maxStreams?: number; redis?: boolean; tickMs?: number 
     cookieName: 'access_token',
     corsOrigins: ['http://localhost:5173'],
     enableTestEndpoints: false,
-    apiDocuments: apiDocumentsFor(loadConfig({})),
+    apiDocuments: lazyApiDocuments(loadConfig({})),
     registry: metrics.registry,
     logger: createLogger('silent'),
     ops,
