@@ -64,60 +64,72 @@ export function asyncApiDocument(options: AsyncApiOptions): Record<string, unkno
     },
   };
 
-  for (const [type, data] of Object.entries(eventDataSchemas)) {
-    const id = type;
-    addMessage(id, {
+  /** One routing key of the exchange: its message, its channel, and the bridge's operation there. */
+  const routingKey = (
+    type: string,
+    message: { summary: string; payload: JsonSchema },
+    description: string,
+    operation: { id: string; action: 'receive' | 'send'; summary: string; amqp: Record<string, unknown> },
+  ) => {
+    addMessage(type, {
       name: type,
       title: type,
-      summary: `A \`${type}\` event, in CloudEvents 1.0 structured form; the routing key is its type.`,
+      summary: message.summary,
       contentType: 'application/json',
-      payload: draft7In(envelopeOf(type, data)),
+      payload: message.payload,
       bindings: { amqp: { messageType: type, bindingVersion: AMQP_BINDING } },
     });
-    channels[id] = {
+    channels[type] = {
       address: type,
       title: `Routing key ${type}`,
-      description:
-        `Published to the topic exchange \`${topology.exchange.exchange}\`. The bridge's queue \`${topology.queue.queue}\` ` +
-        `(quorum, single active consumer) is bound with ${topology.bindings.map((b) => `\`${b.routingKey}\``).join(' and ')}.`,
+      description,
       servers: rabbitmq,
-      messages: { [id]: ref('components', 'messages', id) },
+      messages: { [type]: ref('components', 'messages', type) },
       bindings: exchangeBinding,
     };
-    operations[`consume.${id}`] = {
-      action: 'receive',
-      channel: ref('channels', id),
-      summary: `Validate a \`${type}\` event and hand it to Socket.IO; what cannot be delivered is dead-lettered.`,
-      messages: [ref('channels', id, 'messages', id)],
-      bindings: { amqp: { ack: true, bindingVersion: AMQP_BINDING } },
+    operations[operation.id] = {
+      action: operation.action,
+      channel: ref('channels', type),
+      summary: operation.summary,
+      messages: [ref('channels', type, 'messages', type)],
+      bindings: { amqp: { ...operation.amqp, bindingVersion: AMQP_BINDING } },
     };
-  }
+  };
 
-  const [upstreamType, upstreamData] = Object.entries(upstreamEventData)[0]!;
-  const upstreamId = upstreamType;
-  addMessage(upstreamId, {
-    name: upstreamType,
-    title: upstreamType,
-    summary: 'What the bridge publishes when a client sends `trip:update`; its `id` is the `eventId` of the ack.',
-    contentType: 'application/json',
-    payload: draft7Out(envelopeOf(upstreamType, upstreamData, z.literal(BRIDGE_SOURCE))),
-    bindings: { amqp: { messageType: upstreamType, bindingVersion: AMQP_BINDING } },
-  });
-  channels[upstreamId] = {
-    address: upstreamType,
-    title: `Routing key ${upstreamType}`,
-    description: 'Upstream, to the same exchange; the bridge never consumes it.',
-    servers: rabbitmq,
-    messages: { [upstreamId]: ref('components', 'messages', upstreamId) },
-    bindings: exchangeBinding,
-  };
-  operations[`publish.${upstreamId}`] = {
-    action: 'send',
-    channel: ref('channels', upstreamId),
-    summary: 'Persistent, and confirmed by the broker before the client gets its ack.',
-    messages: [ref('channels', upstreamId, 'messages', upstreamId)],
-    bindings: { amqp: { deliveryMode: 2, bindingVersion: AMQP_BINDING } },
-  };
+  const boundWith = topology.bindings.map((b) => `\`${b.routingKey}\``).join(' and ');
+  for (const [type, data] of Object.entries(eventDataSchemas)) {
+    routingKey(
+      type,
+      {
+        summary: `A \`${type}\` event, in CloudEvents 1.0 structured form; the routing key is its type.`,
+        payload: draft7In(envelopeOf(type, data)),
+      },
+      `Published to the topic exchange \`${topology.exchange.exchange}\`. The bridge's queue \`${topology.queue.queue}\` ` +
+        `(quorum, single active consumer) is bound with ${boundWith}.`,
+      {
+        id: `consume.${type}`,
+        action: 'receive',
+        summary: `Validate a \`${type}\` event and hand it to Socket.IO; what cannot be delivered is dead-lettered.`,
+        amqp: { ack: true },
+      },
+    );
+  }
+  for (const [type, data] of Object.entries(upstreamEventData)) {
+    routingKey(
+      type,
+      {
+        summary: 'What the bridge publishes when a client sends `trip:update`; its `id` is the `eventId` of the ack.',
+        payload: draft7Out(envelopeOf(type, data, z.literal(BRIDGE_SOURCE))),
+      },
+      'Upstream, to the same exchange; the bridge never consumes it.',
+      {
+        id: `publish.${type}`,
+        action: 'send',
+        summary: 'Persistent, and confirmed by the broker before the client gets its ack.',
+        amqp: { deliveryMode: 2 },
+      },
+    );
+  }
 
   addMessage('dead-letter', {
     name: 'dead-letter',
