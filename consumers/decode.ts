@@ -2,6 +2,7 @@ import {
   CloudEventEnvelope,
   eventDataSchemas,
   isEventType,
+  issueText,
   MAX_EVENT_BYTES,
   MAX_EVENT_DEPTH,
   type BridgeEvent,
@@ -22,9 +23,7 @@ const reject = (reason: Exclude<RejectionReason, 'handler_failed'>, detail: stri
 /** The first issue as `<path>: <message>`, the path under `root` when given (`data.tripId: …`). */
 function describe(error: z.ZodError, root?: string): string {
   const issue = error.issues[0];
-  if (!issue) return 'invalid';
-  const path = [...(root ? [root] : []), ...issue.path.map(String)].join('.');
-  return path ? `${path}: ${issue.message}` : issue.message;
+  return issue ? issueText(issue, root) : 'invalid';
 }
 
 const [QUOTE, BACKSLASH, OPEN_ARRAY, OPEN_OBJECT, CLOSE_ARRAY, CLOSE_OBJECT] = [0x22, 0x5c, 0x5b, 0x7b, 0x5d, 0x7d];

@@ -28,6 +28,15 @@ export const RejectionReason = z.enum([
 
 export const ErrorBody = z.object({ code: ErrorCode, message: z.string() });
 
+/**
+ * A failed check as one line, in error messages and dead letters alike: `<path>: <message>`, the path
+ * under `root` when given (`data.tripId: …`), or named `whole` when the value itself failed.
+ */
+export function issueText(issue: { readonly path: readonly PropertyKey[]; readonly message: string }, root = '', whole = ''): string {
+  const path = [root, ...issue.path.map(String)].filter(Boolean).join('.') || whole;
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
 export type ErrorCode = z.infer<typeof ErrorCode>;
 export type HandshakeErrorCode = z.infer<typeof HandshakeErrorCode>;
 export type RejectionReason = z.infer<typeof RejectionReason>;

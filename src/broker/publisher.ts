@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, type Publisher } from 'rabbitmq-client';
 import {
+  issueText,
   publishableEventData,
   type EventData,
   type PublishableEventType,
@@ -84,7 +85,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
       const parsed = schema.safeParse(data);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw new InvalidEventError(`${type}: data.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+        throw new InvalidEventError(`${type}: ${issue ? issueText(issue, 'data') : 'data: invalid'}`);
       }
       if (closed) throw new PublishUnavailableError('publisher closed');
       const id = publishOptions.id ?? randomUUID();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
+import { issueText } from '../../contracts/index.js';
 import { UsageError } from './command.js';
 
 export interface CommandArgs<S extends string, F extends string> {
@@ -41,10 +42,7 @@ export function readValue(flag: string, value: string): string {
 
 /** Every issue of a failed zod parse as `path: message`, the path starting with `prefix`. */
 export function describeIssues(error: z.ZodError, prefix: string): string[] {
-  return error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    return `${path || 'value'}: ${issue.message}`;
-  });
+  return error.issues.map((issue) => issueText(issue, prefix, 'value'));
 }
 
 /** Parses one option with a zod schema; a failure is a usage error naming the option. */

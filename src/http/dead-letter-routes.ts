@@ -1,6 +1,6 @@
 import { zValidator } from '@hono/zod-validator';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { DeadLetterListQuery, DeadLetterReplayBody } from '../../contracts/index.js';
+import { DeadLetterListQuery, DeadLetterReplayBody, issueText } from '../../contracts/index.js';
 import type { DeadLetters } from '../broker/dead-letters.js';
 import { BridgeError } from '../errors.js';
 import { requireAdmin, type AuthEnv } from './auth.js';
@@ -16,7 +16,7 @@ export interface DeadLetterRouteDeps {
 
 const invalid = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) => {
   const issue = issues[0];
-  return issue ? `${issue.path.map(String).join('.') || 'input'}: ${issue.message}` : 'invalid input';
+  return issue ? issueText(issue, '', 'input') : 'invalid input';
 };
 
 /** Operators' routes over the dead-letter queue: list it, and replay it to the exchange. Admin only. */

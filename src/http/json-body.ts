@@ -2,6 +2,7 @@ import { zValidator } from '@hono/zod-validator';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { z } from 'zod';
+import { issueText } from '../../contracts/index.js';
 import { BridgeError } from '../errors.js';
 import type { AuthEnv } from './auth.js';
 import { SAFE_METHODS } from './cross-site.js';
@@ -44,5 +45,5 @@ export const jsonBody = <S extends z.ZodType>(schema: S) =>
     if (!declaresJson(c)) throw refuse(c);
     if (result.success) return;
     const issue = result.error.issues[0];
-    return fail(c, 'invalid_payload', issue ? `${issue.path.map(String).join('.') || 'body'}: ${issue.message}` : 'invalid body');
+    return fail(c, 'invalid_payload', issue ? issueText(issue, '', 'body') : 'invalid body');
   });

@@ -35,6 +35,8 @@ describe.skipIf(!amqpUrl)('the typed publisher for backend services', () => {
 
   it('refuses data that breaks the contract before anything is sent', async () => {
     await expect(publisher.publish('trip.updated', { tripId: 'bad id', changes: {} })).rejects.toThrow(InvalidEventError);
+    // @ts-expect-error — the types refuse data that is not an object
+    await expect(publisher.publish('trip.deleted', null)).rejects.toThrow(/^trip\.deleted: data: /);
     // @ts-expect-error — the types already refuse a missing field
     await expect(publisher.publish('notification.broadcast', {})).rejects.toThrow(/notification/);
   });

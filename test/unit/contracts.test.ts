@@ -6,6 +6,7 @@ import {
   eventDataSchemas,
   Identifier,
   isEventType,
+  issueText,
   MAX_NOTIFICATION_RECIPIENTS,
   Notification,
   NotificationMessage,
@@ -261,4 +262,15 @@ describe('isEventType', () => {
       expect(isEventType(type)).toBe(false);
     },
   );
+});
+
+describe('issueText', () => {
+  it('tells a failed check as one line, under a root path, or naming the whole value', () => {
+    const [issue] = Identifier.safeParse('a b').error!.issues;
+    expect(issueText(issue!)).toBe('must be 1–128 characters of [A-Za-z0-9_.:@-]');
+    expect(issueText({ ...issue!, path: ['tripId'] }, 'data')).toBe('data.tripId: must be 1–128 characters of [A-Za-z0-9_.:@-]');
+    expect(issueText({ path: [], message: 'expected object' }, 'data')).toBe('data: expected object');
+    expect(issueText({ path: [], message: 'expected object' }, '', 'body')).toBe('body: expected object');
+    expect(issueText({ path: ['userIds', 3], message: 'too long' })).toBe('userIds.3: too long');
+  });
 });
