@@ -1,11 +1,7 @@
 import type { z } from 'zod';
 import {
-  AuthRefreshPayload,
-  PingPayload,
-  TripJoinPayload,
-  TripLeavePayload,
-  TripTypingPayload,
-  TripUpdatePayload,
+  clientEventSchemas,
+  issueText,
   type AckResponse,
   type ClientEventName,
 } from '../../contracts/index.js';
@@ -40,11 +36,11 @@ export interface ClientEventDeps {
 
 type AckFn = (response: AckResponse<object>) => void;
 
-const KNOWN_EVENTS = new Set<string>(['trip:join', 'trip:leave', 'trip:update', 'trip:typing', 'auth:refresh', 'ping']);
+const KNOWN_EVENTS = new Set<string>(Object.keys(clientEventSchemas));
 
 function describe(error: z.ZodError): string {
   const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'payload'}: ${issue.message}` : 'invalid payload';
+  return issue ? issueText(issue, '', 'payload') : 'invalid payload';
 }
 
 const serverTime = () => new Date().toISOString();
@@ -71,11 +67,12 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
     guard.limiter.checkEvent({ socketId: socket.id, userId: socket.data.user.id, address: socket.data.address }, event);
 
   /** A listener that validates the payload, runs the handler, and answers through the ack or `request:error`. */
-  function listener<S extends z.ZodType, R extends object>(
-    event: ClientEventName,
-    schema: S,
-    run: (socket: BridgeSocket, payload: z.infer<S>) => Promise<R> | R,
+  function listener<E extends ClientEventName, R extends object>(
+    event: E,
+    run: (socket: BridgeSocket, payload: z.infer<(typeof clientEventSchemas)[E]['payload']>) => Promise<R> | R,
   ): [ClientEventName, Listener] {
+    // The schema of the event's own name: TypeScript cannot narrow the union by a generic key.
+    const schema = clientEventSchemas[event].payload as z.ZodType<z.infer<(typeof clientEventSchemas)[E]['payload']>>;
     const answer = async (socket: BridgeSocket, args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as AckFn) : undefined;
       let response: AckResponse<R>;
@@ -137,7 +134,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
   };
 
   const listeners = [
-    listener('trip:join', TripJoinPayload, async (socket, { tripId, since }) => {
+    listener('trip:join', async (socket, { tripId, since }) => {
       const me = socket.data.user;
       const room = rooms.trip(tripId);
       const wasIn = socket.rooms.has(room);
@@ -171,7 +168,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       return { tripId, seq: head.seq, epoch: head.epoch, recovered, presence: present };
     }),
 
-    listener('trip:leave', TripLeavePayload, async (socket, { tripId }) => {
+    listener('trip:leave', async (socket, { tripId }) => {
       const room = rooms.trip(tripId);
       if (!socket.rooms.has(room)) throw new BridgeError('not_joined', `not in trip ${tripId}`);
       await socket.leave(room);
@@ -181,7 +178,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       return { tripId };
     }),
 
-    listener('trip:update', TripUpdatePayload, async (socket, { tripId, changes }) => {
+    listener('trip:update', async (socket, { tripId, changes }) => {
       await requireJoined(socket, tripId);
       try {
         return await deps.publisher.publish('client.trip.update', { tripId, changes, userId: socket.data.user.id });
@@ -192,13 +189,13 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       }
     }),
 
-    listener('trip:typing', TripTypingPayload, async (socket, { tripId, typing }) => {
+    listener('trip:typing', async (socket, { tripId, typing }) => {
       await requireJoined(socket, tripId);
       socket.to(rooms.trip(tripId)).volatile.emit('trip:typing', { tripId, userId: socket.data.user.id, typing });
       return { tripId };
     }),
 
-    listener('auth:refresh', AuthRefreshPayload, async (socket, { token }) => {
+    listener('auth:refresh', async (socket, { token }) => {
       let next;
       try {
         next = userFromClaims(await deps.verifyToken(token));
@@ -218,7 +215,7 @@ export function createClientEvents(deps: ClientEventDeps): (socket: BridgeSocket
       return { expiresAt: new Date(next.exp * 1000).toISOString() };
     }),
 
-    listener('ping', PingPayload, (socket) => {
+    listener('ping', (socket) => {
       const now = serverTime();
       socket.emit('pong', { serverTime: now });
       return { serverTime: now };
