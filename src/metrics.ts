@@ -1,8 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerCounts } from './realtime/socket-directory.js';
 
-/** Sums a counter's values across its labels (what `/stats` reports). */
-async function total(counter: Counter): Promise<number> {
+/** Sums a counter's values across its labels (what `/stats` and the ops page report). */
+export async function total(counter: Counter): Promise<number> {
   const { values } = await counter.get();
   return values.reduce((sum, v) => sum + v.value, 0);
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { OPS_ROOM_LIMIT, type OpsRate, type OpsSnapshot } from '../../contracts/index.js';
 import type { DeadLetters } from '../broker/dead-letters.js';
+import { total } from '../metrics.js';
 import type { SocketDirectory } from '../realtime/socket-directory.js';
 import type { OpsMetrics, OpsMonitor } from './monitor.js';
 import { bucketIncrease, histogramQuantile, increase, perSecond, type Bucket } from './rates.js';
@@ -52,12 +53,11 @@ async function lagBuckets(histogram: OpsMetrics['deliveryLag']): Promise<Bucket[
 
 /** Reads the counters from the metrics objects (never by parsing the `/metrics` text). */
 export async function readCounters(metrics: OpsMetrics, at = performance.now()): Promise<Reading> {
-  const sum = async (c: OpsMetrics['consumed']) => (await c.get()).values.reduce((s, v) => s + v.value, 0);
   return {
     at,
-    consumed: await sum(metrics.consumed),
+    consumed: await total(metrics.consumed),
     delivered: await byLabel(metrics.delivered, 'type'),
-    duplicates: await sum(metrics.duplicates),
+    duplicates: await total(metrics.duplicates),
     deadLettered: await byLabel(metrics.deadLettered, 'reason'),
     lag: await lagBuckets(metrics.deliveryLag),
   };
