@@ -1,17 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { amqpUrl, metricSample, startTestBridge, type TestBridge } from '../helpers/bridge.js';
+import { amqpUrl, metricBecomes, startTestBridge, type TestBridge } from '../helpers/bridge.js';
 import { hasRedisServer, PrivateRedis } from '../helpers/cluster.js';
 
 /** Well under SHUTDOWN_TIMEOUT_MS (10 s by default), past which the process exits 1 instead of 0. */
 const CLOSE_WITHIN_MS = 5_000;
-
-async function gaugeBecomes(url: string, value: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await metricSample(url, 'bridge_redis_connected')) !== value) {
-    if (Date.now() > deadline) throw new Error(`bridge_redis_connected did not become ${value} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Promises rejected with nobody to handle them: in the service, `process.unhandled_rejection` error lines. */
 const unhandled: string[] = [];
@@ -54,7 +46,7 @@ describe.skipIf(!amqpUrl || !hasRedisServer)('a graceful stop while Redis is awa
     redis = await PrivateRedis.start();
     t = await startTestBridge({ REDIS_URL: redis.url });
     await redis.kill();
-    await gaugeBecomes(t.url, 0);
+    await metricBecomes(t.url, 'bridge_redis_connected', 0);
     expect(await closeTime(t)).toBeLessThan(CLOSE_WITHIN_MS);
     expect(unhandled).toEqual([]);
   }, 40_000);
@@ -63,7 +55,7 @@ describe.skipIf(!amqpUrl || !hasRedisServer)('a graceful stop while Redis is awa
     redis = await PrivateRedis.start();
     t = await startTestBridge({ REDIS_URL: redis.url });
     await redis.kill();
-    await gaugeBecomes(t.url, 0);
+    await metricBecomes(t.url, 'bridge_redis_connected', 0);
     await redis.restart();
     await new Promise((r) => setTimeout(r, 200));
     expect(await closeTime(t)).toBeLessThan(CLOSE_WITHIN_MS);

@@ -1,20 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { amqpUrl, metricSample, startTestBridge, type TestBridge } from '../helpers/bridge.js';
+import { amqpUrl, metricBecomes, metricSample, startTestBridge, type TestBridge } from '../helpers/bridge.js';
 import { hasRedisServer, PrivateRedis } from '../helpers/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** How long a gauge may take to follow a lost or regained connection. */
 const FOLLOW_MS = 10_000;
-
-/** Polls a bridge's `/metrics` until `sample` reads `value`; fails naming the last reading after `timeoutMs`. */
-async function sampleBecomes(url: string, sample: string, value: number, timeoutMs = FOLLOW_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: number | undefined;
-  while ((last = await metricSample(url, sample)) !== value) {
-    if (Date.now() > deadline) throw new Error(`${sample} stayed ${last} for ${timeoutMs} ms, expected ${value}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!amqpUrl)('the connection gauges the alerts read (bridge_broker_connected, bridge_redis_connected)', () => {
   let t: TestBridge | undefined;
@@ -45,9 +35,9 @@ describe.skipIf(!amqpUrl)('the connection gauges the alerts read (bridge_broker_
     expect(await metricSample(t.url, 'bridge_broker_connected')).toBe(1);
 
     proxy.cut();
-    await sampleBecomes(t.url, 'bridge_broker_connected', 0);
+    await metricBecomes(t.url, 'bridge_broker_connected', 0, FOLLOW_MS);
     proxy.restore();
-    await sampleBecomes(t.url, 'bridge_broker_connected', 1, 30_000);
+    await metricBecomes(t.url, 'bridge_broker_connected', 1, 30_000);
   }, 60_000);
 
   it.skipIf(!hasRedisServer)('the Redis gauge is 1 with a reachable Redis, 0 once that redis-server is killed, and 1 after it restarts', async () => {
@@ -57,8 +47,8 @@ describe.skipIf(!amqpUrl)('the connection gauges the alerts read (bridge_broker_
     expect(await metricSample(t.url, 'bridge_broker_connected')).toBe(1);
 
     await redis.kill();
-    await sampleBecomes(t.url, 'bridge_redis_connected', 0);
+    await metricBecomes(t.url, 'bridge_redis_connected', 0, FOLLOW_MS);
     await redis.restart();
-    await sampleBecomes(t.url, 'bridge_redis_connected', 1, 30_000);
+    await metricBecomes(t.url, 'bridge_redis_connected', 1, 30_000);
   }, 60_000);
 });

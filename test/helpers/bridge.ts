@@ -61,3 +61,13 @@ export async function metricSample(url: string, sample: string): Promise<number 
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
+
+/** Polls a bridge's `/metrics` until `sample` reads `value`; fails naming the last reading after `timeoutMs`. */
+export async function metricBecomes(url: string, sample: string, value: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number | undefined;
+  while ((last = await metricSample(url, sample)) !== value) {
+    if (Date.now() > deadline) throw new Error(`${sample} stayed ${last} for ${timeoutMs} ms, expected ${value}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
